@@ -1,0 +1,66 @@
+"""Enqueueing: one outbox row per member who gets this post by mail, in the same transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+
+from mailgate.context import MailContext
+from mailgate.verdict import Accept, Verdict
+from models import FollowState, Member, Mode, Outbox, OutboxKind, Subscription, ThreadFollow
+
+
+def recipients_of(ctx: MailContext) -> list[int]:
+    """Members in mode `each`, plus digest readers who follow the thread, minus the muted."""
+    assert ctx.topic is not None and ctx.thread is not None
+    session = ctx.session
+    active = (
+        select(Subscription.member_id, Subscription.mode)
+        .join(Member, Member.id == Subscription.member_id)
+        .where(
+            Subscription.topic_id == ctx.topic.id,
+            Subscription.ended_at.is_(None),
+            Member.email.is_not(None),
+            Member.delivery_disabled_at.is_(None),
+        )
+    )
+    modes = dict(session.execute(active).tuples().all())
+    follows = dict(
+        session.execute(
+            select(ThreadFollow.member_id, ThreadFollow.state).where(
+                ThreadFollow.thread_id == ctx.thread.id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    author = ctx.member.id if ctx.member else None
+    chosen = []
+    for member_id, mode in modes.items():
+        state = follows.get(member_id)
+        if member_id == author or state is FollowState.MUTE or mode is Mode.NONE:
+            continue
+        if mode is Mode.EACH or state is FollowState.FOLLOW:
+            chosen.append(member_id)
+    return sorted(chosen)
+
+
+def enqueue_copies(ctx: MailContext) -> Verdict | None:
+    assert ctx.post is not None
+    member_ids = recipients_of(ctx)
+    now = ctx.config.clock()
+    if member_ids:
+        ctx.session.execute(
+            insert(Outbox),
+            [
+                {
+                    "kind": OutboxKind.COPY,
+                    "post_id": ctx.post.id,
+                    "member_id": member_id,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for member_id in member_ids
+            ],
+        )
+    ctx.note("enqueue", f"{len(member_ids)} copies queued")
+    return Accept(f"post #{ctx.post.id}")

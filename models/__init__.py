@@ -1,0 +1,41 @@
+"""The forum's tables and the public-sector registry; imports nothing else of delapost."""
+
+from models.base import Base, utcnow
+from models.digest_run import DigestRun
+from models.mail_event import MailEvent
+from models.member import Member
+from models.organization import Organization, OrgDomain
+from models.outbox import Outbox, OutboxKind, OutboxStatus
+from models.pending import Confirmation, ConfirmationKind, HeldPost, HeldStatus
+from models.post import Attachment, Blob, Post, RawMessage, Tag, Thread, thread_tag
+from models.topic import FollowState, Mode, Subscription, ThreadFollow, Topic, TopicOwner
+
+__all__ = [
+    "Attachment",
+    "Base",
+    "Blob",
+    "Confirmation",
+    "ConfirmationKind",
+    "DigestRun",
+    "FollowState",
+    "HeldPost",
+    "HeldStatus",
+    "MailEvent",
+    "Member",
+    "Mode",
+    "OrgDomain",
+    "Organization",
+    "Outbox",
+    "OutboxKind",
+    "OutboxStatus",
+    "Post",
+    "RawMessage",
+    "Subscription",
+    "Tag",
+    "Thread",
+    "ThreadFollow",
+    "Topic",
+    "TopicOwner",
+    "thread_tag",
+    "utcnow",
+]
