@@ -67,3 +67,17 @@ def test_a_topic_round_trips_swedish_text(factory: sessionmaker[Session]) -> Non
     with factory() as session:
         topic = session.scalar(select(Topic).where(Topic.slug == "maltider"))
         assert topic is not None and topic.name == "Offentliga måltider"
+
+
+def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from models import Base
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert differences == [], "a model changed without a migration: add one with alembic"

@@ -23,15 +23,13 @@ def recipients_of(ctx: MailContext) -> list[int]:
             Member.delivery_disabled_at.is_(None),
         )
     )
-    modes = dict(session.execute(active).tuples().all())
+    modes = dict(session.execute(active).all())
     follows = dict(
         session.execute(
             select(ThreadFollow.member_id, ThreadFollow.state).where(
                 ThreadFollow.thread_id == ctx.thread.id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     author = ctx.member.id if ctx.member else None
     chosen = []

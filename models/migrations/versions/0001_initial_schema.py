@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:57:00.341358
+Create Date: 2026-11-25 08:43:08.386638
 """
 
 from collections.abc import Sequence
@@ -165,7 +165,8 @@ def upgrade() -> None:
     sa.Column('held_post_id', sa.Integer(), nullable=True),
     sa.Column('created_at', models.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', models.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('confirmed_at', models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('applied_at', models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['held_post_id'], ['held_post.id'], name=op.f('fk_confirmation_held_post_id_held_post'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['topic_id'], ['topic.id'], name=op.f('fk_confirmation_topic_id_topic'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_confirmation')),
@@ -258,6 +259,7 @@ def upgrade() -> None:
     sa.Column('digest_run_id', sa.Integer(), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('recipient', sa.String(length=320), nullable=True),
+    sa.Column('notice_kind', sa.String(length=40), nullable=False),
     sa.Column('envelope_from', sa.String(length=320), nullable=False),
     sa.Column('message', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', models.base.UtcDateTime(timezone=True), nullable=False),

@@ -1,0 +1,242 @@
+"""The `delapost` command: set up, run and administer the forum."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import NoReturn
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from delapost import admin
+from delapost.admin import AdminError
+from delapost.database import NotReady, open_database
+from delapost.secret import MissingSecret, create_secret
+from delapost.settings import Settings, SettingsError, find_config_file, load
+from mailgate.outbound.dkim_keys import generate_key
+from models import Mode, registry, utcnow
+from models.db import make_engine, make_sessionmaker, unit_of_work, upgrade
+
+log = logging.getLogger("delapost")
+
+MODES = [m.value for m in Mode]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage block: what is wrong, and where help is.
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load(find_config_file(args.config, os.environ))
+
+
+@contextmanager
+def _session(args: argparse.Namespace) -> Iterator[Session]:
+    """One transaction on the configured database, which `delapost init` must have set up."""
+    engine = open_database(_settings(args))
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    url = settings.database_url_resolved
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            added = registry.load(session, registry.shipped_rows())
+    finally:
+        engine.dispose()
+    secret_path = settings.path(settings.secret_key_file)
+    made = create_secret(secret_path)
+    shown = make_url(url).render_as_string(hide_password=True)
+    print(f"Database ready: {shown} ({added} public-sector domains added).")
+    print(f"Secret {'created in' if made else 'kept in'} {secret_path}.")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from delapost.serve import run_until_signal
+
+    run_until_signal(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from delapost.demo import run_demo
+
+    run_demo(args.dir, serve_after=not args.no_serve)
+
+
+def cmd_topic_add(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        topic = admin.add_topic(session, args.slug, args.name, args.description, utcnow())
+        settings = _settings(args)
+        print(f"Topic {topic.slug} added: post to {topic.slug}@{settings.list_domain}")
+
+
+def cmd_topic_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        lines = admin.list_topics(session)
+    if not lines:
+        print("No topics yet; add one with 'delapost topic add SLUG --name NAME'.")
+    for line in lines:
+        print(f"{line.slug}\t{line.name}\t{line.members} members\t{line.posts} posts")
+
+
+def cmd_member_add(args: argparse.Namespace) -> None:
+    if args.mode and not args.topic:
+        raise AdminError("--mode goes with --topic")
+    with _session(args) as session:
+        member = admin.add_member(
+            session,
+            args.email,
+            args.name,
+            utcnow(),
+            topic_slug=args.topic,
+            mode=Mode(args.mode) if args.mode else None,
+        )
+        org = member.organization.name if member.organization else "?"
+        where = f" in {args.topic}" if args.topic else ""
+        print(f"Member {member.email} ({org}) added{where}.")
+
+
+def cmd_member_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        lines = admin.list_members(session, args.topic)
+    if not lines:
+        print("No members.")
+    for line in lines:
+        print(f"{line.email}\t{line.name}\t{line.organization}\t{line.topics}")
+
+
+def cmd_org_add(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        row = admin.add_org_domain(session, args.domain, args.name, args.kind)
+        print(f"{row.domain} now belongs to {args.name.strip()}.")
+
+
+def cmd_org_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        for domain, name, kind in admin.list_orgs(session):
+            print(f"{domain}\t{name}\t{kind}")
+
+
+def cmd_org_remove(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        admin.remove_org_domain(session, args.domain)
+    print(f"{args.domain} removed from the registry.")
+
+
+def cmd_dkim_keygen(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    path = settings.path(settings.dkim_key_file)
+    try:
+        record = generate_key(path)
+    except FileExistsError:
+        raise AdminError(f"{path} exists already; remove it first to make a new key") from None
+    name = f"{settings.dkim_selector}._domainkey.{settings.list_domain}"
+    print(f"Key written to {path}. Publish this DNS TXT record:")
+    print(f'{name}. IN TXT "{record}"')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="delapost", description="An email-first forum for the public sector.")
+    parser.add_argument("--config", metavar="PATH", help="settings file (default ./delapost.toml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(group: argparse._SubParsersAction[_Parser], name: str, text: str) -> _Parser:
+        return group.add_parser(name, help=text, description=text)
+
+    p = command(
+        commands, "init", "create or migrate the database, load the registry, make the secret"
+    )
+    p.set_defaults(run=cmd_init)
+    p = command(commands, "serve", "run the SMTP gateway, web archive, outbox and digests")
+    p.set_defaults(run=cmd_serve)
+    p = command(commands, "demo", "a throwaway forum with Swedish demo threads, then serve it")
+    p.add_argument("--dir", default="demo", help="where the demo forum lives (default ./demo)")
+    p.add_argument("--no-serve", action="store_true", help="set up and fill it, then stop")
+    p.set_defaults(run=cmd_demo)
+
+    topic = command(commands, "topic", "topics: add, list").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(topic, "add", "add a topic (one mailing list)")
+    p.add_argument("slug", help="short name used in addresses, like 'maltider'")
+    p.add_argument("--name", required=True, help="the topic's name, like 'Offentliga måltider'")
+    p.add_argument("--description", default="", help="one sentence about the topic")
+    p.set_defaults(run=cmd_topic_add)
+    p = command(topic, "list", "list topics")
+    p.set_defaults(run=cmd_topic_list)
+
+    member = command(commands, "member", "members: add, list").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(member, "add", "add a member; you vouch for the address")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.add_argument("--topic", metavar="SLUG", help="subscribe to this topic")
+    p.add_argument("--mode", choices=MODES, help="each, daily, weekly (default) or none")
+    p.set_defaults(run=cmd_member_add)
+    p = command(member, "list", "list members")
+    p.add_argument("--topic", metavar="SLUG", help="only members of this topic")
+    p.set_defaults(run=cmd_member_list)
+
+    org = command(commands, "org", "the public-sector registry: add, list, remove").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(org, "add", "let a domain post, as part of an organisation")
+    p.add_argument("domain")
+    p.add_argument("--name", required=True, help="the organisation's name")
+    p.add_argument("--kind", default="annan", help="kommun, region, myndighet, … (default annan)")
+    p.set_defaults(run=cmd_org_add)
+    p = command(org, "list", "list registered domains")
+    p.set_defaults(run=cmd_org_list)
+    p = command(org, "remove", "remove a domain from the registry")
+    p.add_argument("domain")
+    p.set_defaults(run=cmd_org_remove)
+
+    dkim = command(commands, "dkim", "our DKIM signing key").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(dkim, "keygen", "make a 2048-bit key and print the DNS record to publish")
+    p.set_defaults(run=cmd_dkim_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command in {"serve", "demo"} else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.run(args)
+    except (SettingsError, AdminError, NotReady, MissingSecret) as exc:
+        print(f"delapost: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"delapost: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return 1
+    except SQLAlchemyError as exc:
+        if args.debug:
+            raise
+        print(f"delapost: database error: {exc.__class__.__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,172 @@
+"""Run the whole forum on one asyncio loop: SMTP gateway, web archive, outbox, digests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive_web.app import ArchiveConfig, create_app
+from delapost.database import NotReady, open_database
+from delapost.schedule_spec import parse_daily, parse_weekly
+from delapost.secret import read_secret
+from delapost.settings import Settings, split_host_port
+from digest.schedule import make_scheduler
+from mailgate import server as smtp_server
+from mailgate.authenticate import system_dns_txt
+from mailgate.config import GatewayConfig
+from mailgate.outbound import EmlDirectory, ListContext, OutboxWorker, SmtpRelay, Transport
+from mailgate.outbound.dkim_sign import load_signer
+from mailgate.pipeline import Pipeline
+from mailgate.smtp_handler import Handler
+from models.db import make_sessionmaker
+
+log = logging.getLogger("delapost")
+
+
+@dataclass(frozen=True)
+class Forum:
+    """What `serve` built, for whoever started it (the demo, the tests)."""
+
+    smtp_address: tuple[str, int]
+    http_address: tuple[str, int]
+    factory: sessionmaker[Session]
+
+
+def make_transport(settings: Settings) -> Transport:
+    if not settings.relay:
+        return EmlDirectory(settings.path(settings.outbox_dir))
+    host, port = split_host_port(settings.relay, "relay")
+    return SmtpRelay(
+        host,
+        port,
+        tls=settings.relay_tls,
+        username=settings.relay_username,
+        password=settings.relay_password,
+    )
+
+
+class _QuietUvicorn(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve` owns Ctrl-C and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    on_ready: Callable[[Forum], None] | None = None,
+) -> None:
+    """Serve until `stop` is set; then stop taking mail, finish what runs, and return."""
+    engine = open_database(settings)
+    factory = make_sessionmaker(engine)
+    secret = read_secret(settings.path(settings.secret_key_file))
+    if settings.sender_auth == "none":
+        log.warning("sender_auth = none: the From header is trusted without DKIM/DMARC")
+    gateway = GatewayConfig(
+        list_domain=settings.list_domain,
+        base_url=settings.base_url,
+        secret=secret,
+        sender_auth=settings.sender_auth,
+        trusted_authserv_ids=settings.trusted_authserv_ids,
+        dns_txt=system_dns_txt(settings.dns_resolver or None),
+        max_attachment_bytes=settings.max_message_bytes,
+    )
+    smtp_host, smtp_port = settings.smtp_host_port
+    smtp = await smtp_server.start(
+        Handler(Pipeline(factory, gateway)),
+        smtp_host,
+        smtp_port,
+        hostname=settings.list_domain,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    http_host, http_port = settings.http_host_port
+    app = create_app(
+        factory,
+        ArchiveConfig(
+            base_url=settings.base_url,
+            list_domain=settings.list_domain,
+            timezone=settings.timezone,
+            robots_index=settings.robots_index,
+        ),
+    )
+    web = _QuietUvicorn(
+        uvicorn.Config(app, host=http_host, port=http_port, log_level="warning", lifespan="off")
+    )
+    web_task = asyncio.create_task(web.serve(), name="web")
+    transport = make_transport(settings)
+    signer = load_signer(
+        settings.path(settings.dkim_key_file),
+        domain=settings.list_domain,
+        selector=settings.dkim_selector,
+    )
+    worker = OutboxWorker(
+        factory,
+        ListContext(settings.list_domain, settings.base_url, secret),
+        transport,
+        signer=signer,
+    )
+    worker_task = asyncio.create_task(worker.run(stop), name="outbox")
+
+    async def send_digests(period: str) -> None:
+        log.info("%s digests are due; building digests arrives with the digest issue", period)
+
+    scheduler = make_scheduler(
+        timezone=settings.timezone,
+        weekly=parse_weekly(settings.digest_weekly),
+        daily=parse_daily(settings.digest_daily),
+        send=send_digests,
+    )
+    scheduler.start()
+    try:
+        while not web.started:
+            if web_task.done():
+                web_task.result()
+                raise NotReady(f"http_listen: cannot listen on {settings.http_listen}")
+            await asyncio.sleep(0.02)
+        bound = smtp.sockets[0].getsockname()
+        log.info(
+            "delapost is up: SMTP %s:%d, web %s (DKIM signing %s)",
+            bound[0],
+            bound[1],
+            settings.base_url,
+            "on" if signer else "off",
+        )
+        if on_ready is not None:
+            web_bound = web.servers[0].sockets[0].getsockname()
+            on_ready(Forum((bound[0], bound[1]), (web_bound[0], web_bound[1]), factory))
+        await stop.wait()
+    finally:
+        log.info("delapost is stopping")
+        stop.set()
+        smtp.close()
+        await smtp.wait_closed()
+        scheduler.shutdown(wait=False)
+        web.should_exit = True
+        await asyncio.gather(web_task, worker_task, return_exceptions=True)
+        close = getattr(transport, "close", None)
+        if close is not None:
+            await close()
+        engine.dispose()
+
+
+def run_until_signal(settings: Settings, on_ready: Callable[[Forum], None] | None = None) -> None:
+    """`delapost serve`: serve until Ctrl-C or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop, on_ready=on_ready)
+
+    asyncio.run(main())

@@ -1,0 +1,306 @@
+"""The outbox worker: claims due outbox rows, composes and signs them, and sends them on."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.policy import SMTP
+from typing import Any
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailgate import addresses
+from mailgate.addresses import Kind
+from mailgate.outbound.compose import ListContext, compose_copy
+from mailgate.outbound.dkim_sign import DkimSigner
+from mailgate.outbound.transport import PermanentFailure, TemporaryFailure, Transport
+from models import (
+    Attachment,
+    Blob,
+    Member,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Post,
+    Subscription,
+    Topic,
+    utcnow,
+)
+from models.db import unit_of_work
+
+log = logging.getLogger(__name__)
+
+# Waits after the 1st, 2nd… temporary failure; the last one repeats until GIVE_UP_AFTER.
+BACKOFF = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240))
+GIVE_UP_AFTER = timedelta(days=5)
+
+# Delivery is at-least-once. A claim moves next_attempt_at LEASE ahead and commits before
+# anything is sent, so no other worker (or this one after a restart) takes the row while
+# it is in flight; the result is committed right after the relay's answer. Only a crash in
+# the moment between the relay's 250 and that commit makes the copy go out again once the
+# lease ends; a copy lost without trace would be worse, and the repeat carries the same
+# Message-ID, which mail programs fold into one. No send starts later than START_WITHIN
+# after its claim, so every send (bounded by the transport's timeouts) ends inside the lease.
+LEASE = timedelta(minutes=15)
+START_WITHIN = 300.0  # seconds
+_SENDABLE = (OutboxKind.COPY, OutboxKind.NOTICE)  # digests get their own composer later
+_RECORD_TRIES = 3
+
+
+class _Result(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # never attempted: nobody left to send it to
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    attempts: int
+    created_at: datetime
+    claimed_at: datetime
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class _Ready:
+    envelope_from: str
+    recipient: str
+    message: bytes  # signed when there is a signer
+
+
+class OutboxWorker:
+    """Sends what the forum queued: post copies and notices, with retries and no repeats."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        lc: ListContext,
+        transport: Transport,
+        *,
+        signer: DkimSigner | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        batch: int = 100,
+        concurrency: int = 4,
+    ) -> None:
+        self._factory = factory
+        self._lc = lc
+        self._transport = transport
+        self._signer = signer
+        self._clock = clock
+        self._batch = batch
+        self._concurrency = max(1, concurrency)
+        self._stop: asyncio.Event | None = None
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Send what is due until `stop` is set; a failed round is logged and tried again."""
+        self._stop = stop
+        failures = 0
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("outbox round failed (%d in a row)", failures)
+                handled = 0
+            if handled < self._batch:
+                wait = min(interval * 2 ** min(failures, 6), max(interval, 60.0))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+
+    async def run_once(self) -> int:
+        """Claim up to `batch` due rows and send them, `concurrency` at a time; return the count."""
+        claims = await asyncio.to_thread(self._claim)
+        if not claims:
+            return 0
+        started = time.monotonic()
+        waiting = deque(claims)
+        handled = [0]
+
+        async def lane() -> None:
+            while waiting:
+                stopping = self._stop is not None and self._stop.is_set()
+                if stopping or time.monotonic() - started > START_WITHIN:
+                    left = list(waiting)
+                    waiting.clear()
+                    await asyncio.to_thread(self._release, left)
+                    return
+                await self._handle(waiting.popleft())
+                handled[0] += 1
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self._concurrency, len(claims))):
+                group.create_task(lane())
+        return handled[0]
+
+    async def _handle(self, claim: _Claim) -> None:
+        try:
+            ready = await asyncio.to_thread(self._prepare, claim.id)
+        except SQLAlchemyError as exc:
+            log.warning("outbox #%d: database error while composing: %s", claim.id, exc)
+            ready = (_Result.RETRY, f"database error while composing: {exc}")
+        except Exception as exc:
+            log.exception("outbox #%d could not be composed", claim.id)
+            ready = (_Result.FAILED, f"could not be composed: {exc!r}")
+        if ready is None:
+            return
+        if isinstance(ready, tuple):
+            result, error = ready
+        else:
+            result, error = await self._send(claim.id, ready)
+        for attempt in range(1, _RECORD_TRIES + 1):
+            try:
+                return await asyncio.to_thread(self._record, claim, result, error)
+            except SQLAlchemyError:
+                # Not recorded means sent again after the lease; worth a few tries.
+                if attempt == _RECORD_TRIES:
+                    raise
+                log.warning("outbox #%d: could not record %s; retrying", claim.id, result.value)
+                await asyncio.sleep(attempt)
+
+    async def _send(self, outbox_id: int, ready: _Ready) -> tuple[_Result, str]:
+        try:
+            await self._transport.send(ready.envelope_from, ready.recipient, ready.message)
+        except TemporaryFailure as exc:
+            log.info("outbox #%d to %s deferred: %s", outbox_id, ready.recipient, exc)
+            return _Result.RETRY, str(exc)
+        except PermanentFailure as exc:
+            log.warning("outbox #%d to %s refused: %s", outbox_id, ready.recipient, exc)
+            return _Result.FAILED, str(exc)
+        except Exception as exc:
+            log.exception("outbox #%d: the transport failed", outbox_id)
+            return _Result.RETRY, f"transport error: {exc!r}"
+        log.debug("outbox #%d sent to %s", outbox_id, ready.recipient)
+        return _Result.SENT, ""
+
+    def _claim(self) -> list[_Claim]:
+        now = self._clock()
+        lease = now + LEASE
+        due = (
+            select(Outbox.id)
+            .where(
+                Outbox.status == OutboxStatus.QUEUED,
+                Outbox.next_attempt_at <= now,
+                Outbox.kind.in_(_SENDABLE),
+            )
+            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+        )
+        # One UPDATE … RETURNING: on SQLite it takes the write lock at once (a SELECT then
+        # UPDATE could fail to upgrade its lock), on PostgreSQL SKIP LOCKED lets workers share.
+        claim = (
+            update(Outbox)
+            .where(Outbox.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=lease)
+            .returning(Outbox.id, Outbox.attempts, Outbox.created_at)
+        )
+        with unit_of_work(self._factory) as session:
+            rows = session.connection().execute(claim).all()
+        claims = [_Claim(row.id, row.attempts, row.created_at, now, lease) for row in rows]
+        return sorted(claims, key=lambda c: (c.created_at, c.id))
+
+    def _release(self, claims: list[_Claim]) -> None:
+        with unit_of_work(self._factory) as session:
+            for claim in claims:
+                session.connection().execute(
+                    _if_still_ours(claim).values(next_attempt_at=claim.claimed_at)
+                )
+
+    def _prepare(self, outbox_id: int) -> _Ready | tuple[_Result, str] | None:
+        """The envelope and signed bytes of a row, a reason not to send it, or None if gone."""
+        with unit_of_work(self._factory) as session:
+            row = session.get(Outbox, outbox_id)
+            if row is None:
+                return None
+            if row.kind is OutboxKind.NOTICE:
+                if not row.recipient or row.message is None:
+                    return _Result.SKIPPED, "a notice without a recipient or a message"
+                return _Ready(row.envelope_from, row.recipient, self._sign(row.message))
+            return self._copy(session, row)
+
+    def _copy(self, session: Session, row: Outbox) -> _Ready | tuple[_Result, str]:
+        post = session.get(Post, row.post_id) if row.post_id is not None else None
+        member = session.get(Member, row.member_id) if row.member_id is not None else None
+        topic = session.get(Topic, post.topic_id) if post is not None else None
+        if post is None or member is None or topic is None:
+            return _Result.SKIPPED, "the post or the member no longer exists"
+        reason = _why_not_deliver(session, member, topic)
+        if reason is not None or member.email is None:
+            return _Result.SKIPPED, reason or "the member has no address any more"
+        attachments = [
+            (filename, content_type, data)
+            for filename, content_type, data in session.execute(
+                select(Attachment.filename, Attachment.content_type, Blob.data)
+                .join(Blob, Blob.sha256 == Attachment.blob_sha256)
+                .where(Attachment.post_id == post.id)
+                .order_by(Attachment.id)
+            )
+        ]
+        message = compose_copy(post, topic, member, self._lc, attachments=attachments)
+        bounces = addresses.make(
+            Kind.BOUNCES, topic.slug, self._lc.list_domain, addresses.verp_encode(member.email)
+        )
+        return _Ready(bounces, member.email, self._sign(message.as_bytes(policy=SMTP)))
+
+    def _sign(self, message: bytes) -> bytes:
+        return self._signer.sign(message) if self._signer is not None else message
+
+    def _record(self, claim: _Claim, result: _Result, error: str) -> None:
+        now = self._clock()
+        attempts = claim.attempts + 1
+        values: dict[str, Any]
+        if result is _Result.SENT:
+            values = {"status": OutboxStatus.SENT, "sent_at": now, "attempts": attempts}
+        elif result is _Result.SKIPPED:
+            values = {"status": OutboxStatus.FAILED, "last_error": error}
+        elif result is _Result.FAILED:
+            values = {"status": OutboxStatus.FAILED, "attempts": attempts, "last_error": error}
+        else:
+            give_up_at = claim.created_at + GIVE_UP_AFTER
+            if now >= give_up_at:
+                error = f"gave up after {attempts} attempts in {GIVE_UP_AFTER.days} days: {error}"
+                values = {"status": OutboxStatus.FAILED, "attempts": attempts}
+            else:
+                wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+                values = {"attempts": attempts, "next_attempt_at": min(now + wait, give_up_at)}
+            values["last_error"] = error
+        with unit_of_work(self._factory) as session:
+            done = session.connection().execute(_if_still_ours(claim).values(**values)).rowcount
+        if not done:
+            log.warning("outbox #%d: the lease ended before its result was recorded", claim.id)
+
+
+def _if_still_ours(claim: _Claim) -> Update:
+    """An UPDATE of the row that matches only while this claim's lease holds it."""
+    return update(Outbox).where(
+        Outbox.id == claim.id,
+        Outbox.status == OutboxStatus.QUEUED,
+        Outbox.next_attempt_at == claim.lease,
+    )
+
+
+def _why_not_deliver(session: Session, member: Member, topic: Topic) -> str | None:
+    if member.email is None:
+        return "the member has no address any more"
+    if member.delivery_disabled_at is not None:
+        return "delivery to the member is disabled"
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.member_id == member.id, Subscription.topic_id == topic.id
+        )
+    )
+    if subscription is None or subscription.ended_at is not None:
+        return f"the member's subscription to {topic.slug} has ended"
+    return None

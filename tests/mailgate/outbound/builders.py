@@ -1,0 +1,151 @@
+"""Topics, members, posts and outbox rows made straight with the models, for outbox tests."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from mailgate.outbound import ListContext
+from models import (
+    Attachment,
+    Blob,
+    Member,
+    Mode,
+    OrgDomain,
+    Outbox,
+    OutboxKind,
+    Post,
+    Subscription,
+    Thread,
+    Topic,
+)
+
+DOMAIN = "forum.example.se"
+LC = ListContext(DOMAIN, "https://forum.example.se", b"a test secret, 32 bytes long...!")
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What a test made: the post's id and the outbox row id per recipient address."""
+
+    post_id: int
+    message_id: str
+    rows: dict[str, int]
+
+
+def add_topic(session: Session, now: datetime, slug: str = "kost") -> Topic:
+    topic = Topic(slug=slug, name="Kost och måltider", created_at=now)
+    session.add(topic)
+    session.flush()
+    return topic
+
+
+def add_member(
+    session: Session, topic: Topic, email: str, name: str, now: datetime, mode: Mode = Mode.EACH
+) -> Member:
+    domain = session.get(OrgDomain, email.rpartition("@")[2])
+    member = Member(
+        email=email,
+        name=name,
+        organization_id=domain.organization_id if domain else None,
+        created_at=now,
+        confirmed_at=now,
+    )
+    session.add(member)
+    session.flush()
+    session.add(Subscription(member_id=member.id, topic_id=topic.id, mode=mode, created_at=now))
+    session.flush()
+    return member
+
+
+def add_post(
+    session: Session,
+    topic: Topic,
+    author: Member,
+    now: datetime,
+    *,
+    text: str = "Hej alla,\n\nVem levererar laktosfri mjölk till förskolorna?\n",
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+) -> Post:
+    subject = "Laktosfri mjölk i förskolan"
+    thread = Thread(
+        topic_id=topic.id,
+        subject=subject,
+        subject_key=subject.lower(),
+        created_at=now,
+        last_post_at=now,
+        post_count=1,
+    )
+    session.add(thread)
+    session.flush()
+    post = Post(
+        topic_id=topic.id,
+        thread_id=thread.id,
+        member_id=author.id,
+        organization_id=author.organization_id,
+        message_id=f"fraga-{thread.id}@molndal.se",
+        subject=subject,
+        full_text=text,
+        new_text=text,
+        created_at=now,
+    )
+    session.add(post)
+    session.flush()
+    for filename, content_type, data in attachments:
+        sha = hashlib.sha256(data).hexdigest()
+        if session.get(Blob, sha) is None:
+            session.add(Blob(sha256=sha, size=len(data), data=data))
+            session.flush()
+        session.add(
+            Attachment(
+                post_id=post.id,
+                blob_sha256=sha,
+                filename=filename,
+                content_type=content_type,
+                size=len(data),
+            )
+        )
+    session.flush()
+    return post
+
+
+def queue_copies(session: Session, post: Post, members: list[Member], now: datetime) -> Queued:
+    rows = {}
+    for member in members:
+        row = Outbox(
+            kind=OutboxKind.COPY,
+            post_id=post.id,
+            member_id=member.id,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(row)
+        session.flush()
+        assert member.email is not None
+        rows[member.email] = row.id
+    return Queued(post.id, post.message_id, rows)
+
+
+READERS = [
+    ("Erik Nilsson", "erik.nilsson@goteborg.se"),
+    ("Åsa Öberg", "asa.oberg@vaxjo.se"),
+    ("Karin Lind", "karin.lind@skr.se"),
+]
+
+
+def forum_with_post(
+    session: Session,
+    now: datetime,
+    *,
+    readers: list[tuple[str, str]] = READERS,
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+) -> Queued:
+    """Anna of Mölndal posts to `kost`; one queued copy for each reader in mode each."""
+    topic = add_topic(session, now)
+    anna = add_member(session, topic, "anna.andersson@molndal.se", "Anna Andersson", now)
+    members = [add_member(session, topic, email, name, now) for name, email in readers]
+    post = add_post(session, topic, anna, now, attachments=attachments)
+    return queue_copies(session, post, members, now)

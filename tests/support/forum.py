@@ -1,0 +1,77 @@
+"""A whole delapost forum (`delapost serve`'s loop) running in a thread, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from delapost.cli import main as delapost_main
+from delapost.serve import Forum, serve
+from delapost.settings import Settings, load
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_settings(folder: Path, **values: str) -> Path:
+    """A settings file on free loopback ports; `values` add to or override it."""
+    http_port = free_port()
+    settings = {
+        "smtp_listen": f"127.0.0.1:{free_port()}",
+        "http_listen": f"127.0.0.1:{http_port}",
+        "base_url": f"http://127.0.0.1:{http_port}",
+        "list_domain": "forum.localhost",
+        **values,
+    }
+    path = folder / "delapost.toml"
+    path.write_text("".join(f'{key} = "{value}"\n' for key, value in settings.items()), "utf-8")
+    return path
+
+
+def cli(config: Path, *args: str) -> None:
+    """Run a `delapost` command in this process; fail the test if it fails."""
+    assert delapost_main(["--config", str(config), *args]) == 0
+
+
+@contextmanager
+def running_forum(config: Path) -> Iterator[tuple[Forum, Settings]]:
+    settings = load(config, environ={})
+    ready = threading.Event()
+    forums: list[Forum] = []
+    failures: list[BaseException] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def on_ready(forum: Forum) -> None:
+        forums.append(forum)
+        ready.set()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve(settings, stop=stop, on_ready=on_ready))
+        except BaseException as exc:
+            failures.append(exc)
+            ready.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="forum", daemon=True)
+    thread.start()
+    assert ready.wait(30), "the forum did not start"
+    if failures:
+        raise failures[0]
+    try:
+        yield forums[0], settings
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        assert not thread.is_alive(), "the forum did not stop"
+        assert not failures, failures
