@@ -222,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.command in {"serve", "demo"} else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # aiosmtpd logs every SMTP command and APScheduler every job at INFO: too much for a log
+    # an operator reads. Our own lines say what was decided about each mail.
+    for chatty in ("mail.log", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         args.run(args)
     except (SettingsError, AdminError, NotReady, MissingSecret) as exc:

@@ -6,15 +6,18 @@ import asyncio
 import shutil
 import signal
 import smtplib
+import time
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, select
 
 from delapost import admin, demo_content
 from delapost.admin import AdminError
 from delapost.secret import create_secret
 from delapost.serve import Forum, serve
 from delapost.settings import Settings, load
-from models import Mode, registry, utcnow
+from models import Mode, Outbox, OutboxStatus, registry, utcnow
 from models.db import make_engine, make_sessionmaker, unit_of_work, upgrade
 
 SETTINGS = """\
@@ -76,11 +79,28 @@ def feed(host: str, port: int, list_domain: str) -> int:
     return len(message_ids)
 
 
+def wait_for_outbox(forum: Forum, timeout: float = 20.0) -> int:
+    """Wait until the outbox worker has sent what the demo posts queued; returns how many."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with forum.factory() as session:
+            queued = session.scalar(
+                select(func.count(Outbox.id)).where(Outbox.status == OutboxStatus.QUEUED)
+            )
+            sent = session.scalar(
+                select(func.count(Outbox.id)).where(Outbox.status == OutboxStatus.SENT)
+            )
+        if not queued or time.monotonic() > deadline:
+            return sent or 0
+        time.sleep(0.1)
+
+
 def how_to_post(settings: Settings, host: str, port: int) -> str:
     address, name, _ = demo_content.MEMBERS[0]
     return f"""\
 python3 - <<'MAIL'
 import smtplib
+import time
 from email.message import EmailMessage
 m = EmailMessage()
 m["From"] = "{name} <{address}>"
@@ -114,6 +134,8 @@ def run_demo(folder_name: str, *, serve_after: bool = True) -> None:
         print('It trusts the From header (sender_auth = "none"), fine for a demo only.')
         print(f"Archive:  {settings.base_url}/{demo_content.TOPIC_SLUG}/")
         print(f"Outgoing mail lands as .eml files in {settings.path(settings.outbox_dir)}")
+        sent = await asyncio.to_thread(wait_for_outbox, forum)
+        print(f"{sent} copies went out to members in mode 'each'.")
         if serve_after:
             print("Post a new message from another terminal:\n")
             print(how_to_post(settings, host, port))
