@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailgate.addresses import RESERVED_SUFFIXES
-from models import Member, Mode, Organization, OrgDomain, Post, Subscription, Topic
+from models import MailEvent, Member, Mode, Organization, OrgDomain, Post, Subscription, Topic
 from models.registry import RegistryRow, add_domain, domain_of, organization_for
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -170,3 +170,13 @@ def remove_org_domain(session: Session, domain: str) -> None:
     if row is None:
         raise AdminError(f"{domain!r} is not in the registry")
     session.delete(row)
+
+
+def mail_trail(session: Session, message_id: str) -> list[tuple[datetime, str, str, str]]:
+    """Every decision recorded about one incoming mail, oldest first."""
+    rows = session.execute(
+        select(MailEvent.at, MailEvent.step, MailEvent.verdict, MailEvent.detail)
+        .where(MailEvent.message_id == message_id)
+        .order_by(MailEvent.at, MailEvent.id)
+    )
+    return [(at, step, verdict, detail) for at, step, verdict, detail in rows]

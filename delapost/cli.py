@@ -138,6 +138,17 @@ def cmd_org_remove(args: argparse.Namespace) -> None:
     print(f"{args.domain} removed from the registry.")
 
 
+def cmd_why(args: argparse.Namespace) -> None:
+    message_id = args.message_id.strip().strip("<>")
+    with _session(args) as session:
+        trail = admin.mail_trail(session, message_id)
+    if not trail:
+        raise AdminError(f"no mail with Message-ID <{message_id}> has been seen")
+    for at, step, verdict, detail in trail:
+        what = f"{verdict}: " if verdict != "note" else ""
+        print(f"{at:%Y-%m-%d %H:%M:%S} UTC  {step:<12} {what}{detail}")
+
+
 def cmd_dkim_keygen(args: argparse.Namespace) -> None:
     settings = _settings(args)
     path = settings.path(settings.dkim_key_file)
@@ -207,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(org, "remove", "remove a domain from the registry")
     p.add_argument("domain")
     p.set_defaults(run=cmd_org_remove)
+
+    p = command(commands, "why", "show every decision taken about one incoming mail")
+    p.add_argument("message_id", metavar="MESSAGE-ID", help="with or without angle brackets")
+    p.set_defaults(run=cmd_why)
 
     dkim = command(commands, "dkim", "our DKIM signing key").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_web.app import ArchiveConfig, create_app
 from delapost.database import NotReady, open_database
+from delapost.health import with_health
 from delapost.schedule_spec import parse_daily, parse_weekly
 from delapost.secret import read_secret
 from delapost.settings import Settings, split_host_port
@@ -25,6 +28,7 @@ from mailgate.outbound import EmlDirectory, ListContext, OutboxWorker, SmtpRelay
 from mailgate.outbound.dkim_sign import load_signer
 from mailgate.pipeline import Pipeline
 from mailgate.smtp_handler import Handler
+from models import utcnow
 from models.db import make_sessionmaker
 
 log = logging.getLogger("delapost")
@@ -50,6 +54,20 @@ def make_transport(settings: Settings) -> Transport:
         username=settings.relay_username,
         password=settings.relay_password,
     )
+
+
+def inbound_tls(settings: Settings) -> ssl.SSLContext | None:
+    """STARTTLS for the gateway when a certificate and key are configured, so it can be the MX."""
+    if not settings.tls_cert_file or not settings.tls_key_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(
+            settings.path(settings.tls_cert_file), settings.path(settings.tls_key_file)
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise NotReady(f"tls_cert_file/tls_key_file: cannot load them: {exc}") from exc
+    return context
 
 
 class _QuietUvicorn(uvicorn.Server):
@@ -88,6 +106,7 @@ async def serve(
         smtp_port,
         hostname=settings.list_domain,
         max_message_bytes=settings.max_message_bytes,
+        tls_context=inbound_tls(settings),
     )
     http_host, http_port = settings.http_host_port
     app = create_app(
@@ -99,8 +118,15 @@ async def serve(
             robots_index=settings.robots_index,
         ),
     )
+    scheduler_box: list[AsyncIOScheduler] = []
+    site = with_health(
+        app,
+        factory,
+        scheduler_running=lambda: bool(scheduler_box and scheduler_box[0].running),
+        clock=utcnow,
+    )
     web = _QuietUvicorn(
-        uvicorn.Config(app, host=http_host, port=http_port, log_level="warning", lifespan="off")
+        uvicorn.Config(site, host=http_host, port=http_port, log_level="warning", lifespan="off")
     )
     web_task = asyncio.create_task(web.serve(), name="web")
     transport = make_transport(settings)
@@ -127,6 +153,7 @@ async def serve(
         send=send_digests,
     )
     scheduler.start()
+    scheduler_box.append(scheduler)
     try:
         while not web.started:
             if web_task.done():
