@@ -10,6 +10,9 @@ from models.pending import Confirmation, ConfirmationKind, HeldPost, HeldStatus
 from models.post import Attachment, Blob, Post, RawMessage, Tag, Thread, thread_tag
 from models.topic import FollowState, Mode, Subscription, ThreadFollow, Topic, TopicOwner
 
+# Last: its ORM events keep the search index current wherever posts are written.
+from models import search  # isort: skip
+
 __all__ = [
     "Attachment",
     "Base",
@@ -36,6 +39,7 @@ __all__ = [
     "ThreadFollow",
     "Topic",
     "TopicOwner",
+    "search",
     "thread_tag",
     "utcnow",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from models import Base
+from models import Base, search
 
 config = context.config
 engine = config.attributes["engine"]
@@ -15,6 +15,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=search.include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
