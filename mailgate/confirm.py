@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailgate.forget import forget_member
 from models import (
     Confirmation,
     ConfirmationKind,
@@ -66,6 +67,11 @@ def subscribe(session: Session, member: Member, topic: Topic, now: datetime) -> 
 
 def apply(session: Session, confirmation: Confirmation, publish: Publish, now: datetime) -> str:
     """Carry out a confirmed token once; returns what was done, for the trail."""
+    if confirmation.kind is ConfirmationKind.FORGET and confirmation.email is not None:
+        # Forgetting deletes this confirmation too, with every other trace of the address;
+        # no answer is sent afterwards, since sending one would mean keeping the address.
+        member_id = forget_member(session, confirmation.email, now)
+        return f"member #{member_id} forgotten" if member_id else "address forgotten"
     confirmation.confirmed_at = confirmation.confirmed_at or now
     confirmation.applied_at = now
     if confirmation.email is None:
