@@ -10,7 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailgate.addresses import RESERVED_SUFFIXES
-from models import MailEvent, Member, Mode, Organization, OrgDomain, Post, Subscription, Topic
+from models import (
+    MailEvent,
+    Member,
+    Mode,
+    Organization,
+    OrgDomain,
+    Post,
+    Subscription,
+    Topic,
+    TopicOwner,
+)
 from models.registry import RegistryRow, add_domain, domain_of, organization_for
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -42,7 +52,14 @@ class MemberLine:
     topics: str
 
 
-def add_topic(session: Session, slug: str, name: str, description: str, now: datetime) -> Topic:
+def add_topic(
+    session: Session,
+    slug: str,
+    name: str,
+    description: str,
+    now: datetime,
+    owners: tuple[str, ...] = (),
+) -> Topic:
     if not _SLUG.match(slug):
         raise AdminError(f"topic slug {slug!r}: use a-z, 0-9 and '-', like 'maltider'")
     if slug.endswith(RESERVED_SUFFIXES):
@@ -53,8 +70,14 @@ def add_topic(session: Session, slug: str, name: str, description: str, now: dat
         raise AdminError("topic name: must not be empty")
     if session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None:
         raise AdminError(f"topic {slug!r} exists already")
+    for owner in owners:
+        if not _EMAIL.match(owner.strip()):
+            raise AdminError(f"--owner {owner!r} is not an email address")
     topic = Topic(slug=slug, name=name.strip(), description=description.strip(), created_at=now)
     session.add(topic)
+    session.flush()
+    for owner in dict.fromkeys(o.strip().lower() for o in owners):
+        session.add(TopicOwner(topic_id=topic.id, email=owner))
     session.flush()
     return topic
 
@@ -85,11 +108,18 @@ def add_member(
     *,
     topic_slug: str | None = None,
     mode: Mode | None = None,
+    non_staff_prefixes: tuple[str, ...] = (),
 ) -> Member:
-    """Add (or update) a confirmed member; an administrator vouches for the address."""
+    """Add (or update) a confirmed member; an administrator vouches for the address.
+
+    Adding a member whose delivery was turned off after bounces turns it on again.
+    """
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise AdminError(f"{email!r} is not an email address")
+    domain = domain_of(email)
+    if any(domain.startswith(prefix) for prefix in non_staff_prefixes):
+        raise AdminError(f"{domain} is a pupils' or students' domain, not staff")
     org = organization_for(session, email)
     if org is None:
         raise AdminError(
@@ -104,6 +134,8 @@ def add_member(
     member.name = name.strip() or member.name
     member.organization_id = org.id
     member.confirmed_at = member.confirmed_at or now
+    member.delivery_disabled_at = None
+    member.bounce_score = 0.0
     session.flush()
     if topic is not None:
         sub = session.scalar(

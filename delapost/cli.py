@@ -8,15 +8,18 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from delapost import admin
 from delapost.admin import AdminError
 from delapost.database import NotReady, open_database
+from delapost.member_import import import_members, read_rows
 from delapost.secret import MissingSecret, create_secret
 from delapost.settings import Settings, SettingsError, find_config_file, load
 from mailgate.outbound.dkim_keys import generate_key
@@ -80,7 +83,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_topic_add(args: argparse.Namespace) -> None:
     with _session(args) as session:
-        topic = admin.add_topic(session, args.slug, args.name, args.description, utcnow())
+        topic = admin.add_topic(
+            session, args.slug, args.name, args.description, utcnow(), tuple(args.owner)
+        )
         settings = _settings(args)
         print(f"Topic {topic.slug} added: post to {topic.slug}@{settings.list_domain}")
 
@@ -105,10 +110,38 @@ def cmd_member_add(args: argparse.Namespace) -> None:
             utcnow(),
             topic_slug=args.topic,
             mode=Mode(args.mode) if args.mode else None,
+            non_staff_prefixes=_settings(args).non_staff_prefixes,
         )
         org = member.organization.name if member.organization else "?"
         where = f" in {args.topic}" if args.topic else ""
         print(f"Member {member.email} ({org}) added{where}.")
+
+
+def cmd_member_import(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    rows = read_rows(Path(args.file))
+    with _session(args) as session:
+        progress = tqdm(total=len(rows), unit="row", desc="import", file=sys.stderr, disable=None)
+        summary = import_members(
+            session,
+            rows,
+            args.topic,
+            utcnow(),
+            non_staff_prefixes=settings.non_staff_prefixes,
+            on_row=lambda: progress.update(),
+        )
+        progress.close()
+        for line, email, reason in summary.refused:
+            print(f"line {line}: {email or '(no address)'}: {reason}", file=sys.stderr)
+        if summary.refused and not args.skip_refused:
+            raise AdminError(
+                f"{len(summary.refused)} row(s) refused, so nothing was imported; "
+                "fix them, or pass --skip-refused to import the rest"
+            )
+    print(
+        f"{args.topic}: {summary.added} added, {summary.changed} changed, "
+        f"{summary.unchanged} unchanged, {len(summary.refused)} refused."
+    )
 
 
 def cmd_member_list(args: argparse.Namespace) -> None:
@@ -188,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slug", help="short name used in addresses, like 'maltider'")
     p.add_argument("--name", required=True, help="the topic's name, like 'Offentliga måltider'")
     p.add_argument("--description", default="", help="one sentence about the topic")
+    p.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="gets mail to SLUG-owner@ and decides on held posts (repeat for several)",
+    )
     p.set_defaults(run=cmd_topic_add)
     p = command(topic, "list", "list topics")
     p.set_defaults(run=cmd_topic_list)
@@ -201,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", metavar="SLUG", help="subscribe to this topic")
     p.add_argument("--mode", choices=MODES, help="each, daily, weekly (default) or none")
     p.set_defaults(run=cmd_member_add)
+    p = command(member, "import", "add the members of an existing list from a CSV file")
+    p.add_argument("file", metavar="FILE.csv", help="columns: email, name, and optionally mode")
+    p.add_argument("--topic", required=True, metavar="SLUG")
+    p.add_argument("--skip-refused", action="store_true", help="import the rows that are fine")
+    p.set_defaults(run=cmd_member_import)
     p = command(member, "list", "list members")
     p.add_argument("--topic", metavar="SLUG", help="only members of this topic")
     p.set_defaults(run=cmd_member_list)

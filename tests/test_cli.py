@@ -181,3 +181,77 @@ def test_dkim_keygen_prints_the_record_and_never_overwrites(tmp_path: Path) -> N
     assert 'delapost._domainkey.forum.localhost. IN TXT "v=DKIM1; k=rsa; p=' in made.stdout
     assert (tmp_path / "dkim.key").stat().st_mode & 0o777 == 0o600
     assert_one_line_error(delapost(tmp_path, "dkim", "keygen"), "exists already")
+
+
+def test_member_import_moves_a_list_over_and_is_harmless_to_repeat(
+    tmp_path: Path, database_url: str
+) -> None:
+    assert delapost(tmp_path, "init", database_url=database_url).returncode == 0
+    delapost(tmp_path, "topic", "add", "maltider", "--name", "Måltider", database_url=database_url)
+    good = tmp_path / "lista.csv"
+    # As a Swedish spreadsheet saves it: BOM, semicolons.
+    good.write_text(
+        "\ufeffemail;name;mode\n"
+        "anna.andersson@molndal.se;Anna Andersson;each\n"
+        "Erik.Nilsson@goteborg.se;Erik Nilsson;\n",
+        "utf-8",
+    )
+    first = delapost(
+        tmp_path, "member", "import", "lista.csv", "--topic", "maltider", database_url=database_url
+    )
+    assert first.returncode == 0, first.stderr
+    assert "2 added, 0 changed, 0 unchanged, 0 refused" in first.stdout
+    again = delapost(
+        tmp_path, "member", "import", "lista.csv", "--topic", "maltider", database_url=database_url
+    )
+    assert "0 added, 0 changed, 2 unchanged, 0 refused" in again.stdout
+    members = delapost(tmp_path, "member", "list", "--topic", "maltider", database_url=database_url)
+    assert (
+        "anna.andersson@molndal.se\tAnna Andersson\tMölndals stad\tmaltider (each)"
+        in members.stdout
+    )
+    assert (
+        "erik.nilsson@goteborg.se\tErik Nilsson\tGöteborgs Stad\tmaltider (weekly)"
+        in members.stdout
+    )
+
+    bad = tmp_path / "blandad.csv"
+    bad.write_text(
+        "email,name,mode\n"
+        "maria.lindqvist@umea.se,Maria Lindqvist,weekly\n"
+        "saljare@leverantor.se,Säljaren,each\n"
+        "elev@elev.umea.se,En elev,\n"
+        "johan.berg@malmo.se,Johan Berg,ibland\n",
+        "utf-8",
+    )
+    refused = delapost(
+        tmp_path,
+        "member",
+        "import",
+        "blandad.csv",
+        "--topic",
+        "maltider",
+        database_url=database_url,
+    )
+    assert refused.returncode == 1
+    assert "line 3: saljare@leverantor.se: leverantor.se is not in the public-sector registry" in (
+        refused.stderr
+    )
+    assert "line 4: elev@elev.umea.se: elev.umea.se is a pupils'" in refused.stderr
+    assert "line 5: johan.berg@malmo.se: unknown mode 'ibland'" in refused.stderr
+    assert "nothing was imported" in refused.stderr
+    listed = delapost(tmp_path, "member", "list", database_url=database_url).stdout
+    assert "maria.lindqvist@umea.se" not in listed
+    partial = delapost(
+        tmp_path,
+        "member",
+        "import",
+        "blandad.csv",
+        "--topic",
+        "maltider",
+        "--skip-refused",
+        database_url=database_url,
+    )
+    assert partial.returncode == 0
+    assert "1 added, 0 changed, 0 unchanged, 3 refused" in partial.stdout
+    assert "Traceback" not in partial.stderr
