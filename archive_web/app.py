@@ -18,8 +18,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from archive_web.exports import Exports
 from archive_web.pages import Pages
 from archive_web.render import Renderer
+from archive_web.token_pages import TokenPages
 from models import utcnow
 
 SECURITY_HEADERS = {
@@ -59,6 +61,8 @@ class ArchiveConfig:
     list_domain: str
     timezone: str = "Europe/Stockholm"
     robots_index: bool = False
+    # Signs the unsubscribe links in mail (mailgate.outbound.compose); empty = no link works.
+    secret: bytes = b""
 
 
 class SecurityHeaders:
@@ -98,6 +102,13 @@ def create_app(
         list_domain=config.list_domain,
     )
     pages = Pages(factory, renderer, prefix=prefix, robots_index=config.robots_index, clock=clock)
+    exports = Exports(
+        factory,
+        base_url=config.base_url,
+        list_domain=config.list_domain,
+        robots_index=config.robots_index,
+    )
+    tokens = TokenPages(factory, renderer, secret=config.secret, prefix=prefix, clock=clock)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return renderer.page("not_found.html", status_code=404)
@@ -114,9 +125,21 @@ def create_app(
         Route("/robots.txt", pages.robots, name="robots"),
         Route("/tillganglighet", pages.accessibility, name="accessibility"),
         Mount("/static", StaticFiles(packages=[("archive_web", "static")]), name="static"),
+        Route("/search", pages.search, name="search"),
+        Route("/tags/{tag}", pages.tag, name="tag"),
+        Route("/orgs/{org}", pages.organization, name="organization"),
         Route("/m/{message_id:path}", pages.message, name="message"),
+        Route(
+            "/attachments/{attachment_id:int}/{name:path}",
+            exports.attachment,
+            name="attachment",
+        ),
+        Route("/u/{token}", tokens.unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
+        Route("/confirm/{token}", tokens.confirm, methods=["GET", "POST"], name="confirm"),
         Route("/{topic}/", pages.topic, name="topic"),
+        Route("/{topic}/atom.xml", exports.atom, name="atom"),
         Route("/{topic}/t/{thread_id:int}", pages.thread, name="thread"),
+        Route("/{topic}/t/{thread_id:int}.mbox", exports.mbox, name="mbox"),
     ]
     return Starlette(
         routes=routes,

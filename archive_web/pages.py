@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from archive_web import queries
+from archive_web import listings, queries, searching
 from archive_web.render import Renderer
 
 
@@ -75,12 +75,47 @@ class Pages:
             f"{self.prefix}/{slug}/t/{where.thread_id}#p{where.post_id}", status_code=302
         )
 
+    def tag(self, request: Request) -> Response:
+        page = _page_number(request.query_params.get("page", "1"))
+        with self.factory() as session:
+            view = listings.tag_page(session, request.path_params["tag"], page)
+        if view is None:
+            raise HTTPException(404)
+        return self.renderer.page("tag.html", view=view)
+
+    def organization(self, request: Request) -> Response:
+        with self.factory() as session:
+            view = listings.org_page(session, request.path_params["org"])
+        if view is None:
+            raise HTTPException(404)
+        return self.renderer.page("org.html", view=view)
+
+    def search(self, request: Request) -> Response:
+        params = request.query_params
+        query, topic, tag = (params.get(name, "").strip() for name in ("q", "topic", "tag"))
+        page = _page_number(params.get("page", "1"))
+        if page > searching.MAX_PAGE:
+            raise HTTPException(404)
+        with self.factory() as session:
+            form = searching.search_form(session, query, topic, tag)
+            view = searching.search_page(session, form, page)
+        if view is None:
+            raise HTTPException(404)
+        kept = {"q": form.query, "topic": form.topic, "tag": form.tag}
+        page_base = f"{self.prefix}/search?{urlencode({k: v for k, v in kept.items() if v})}&"
+        # Result pages are never for search engines, whatever the archive's setting.
+        return self.renderer.page("search.html", view=view, page_base=page_base, noindex=True)
+
     def accessibility(self, request: Request) -> Response:
         return self.renderer.page("accessibility.html")
 
     def robots(self, request: Request) -> Response:
-        rule = "Disallow:" if self.robots_index else "Disallow: /"
-        return PlainTextResponse(f"User-agent: *\n{rule}\n")
+        if not self.robots_index:
+            return PlainTextResponse("User-agent: *\nDisallow: /\n")
+        # Indexable, but not the endless search results or the personal token pages.
+        hidden = ("/search", "/u/", "/confirm/", "/healthz", "/metrics")
+        rules = "".join(f"Disallow: {self.prefix}{path}\n" for path in hidden)
+        return PlainTextResponse(f"User-agent: *\n{rules}")
 
 
 def _page_number(text: str) -> int:

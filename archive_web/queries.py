@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from models import Attachment, Member, Organization, Post, Thread, Topic
@@ -45,6 +45,7 @@ class ThreadSummary:
     last_post_at: datetime
     first_author: str
     first_organization: str
+    first_organization_slug: str
     tags: tuple[str, ...]
 
     @property
@@ -66,9 +67,11 @@ class TopicPage:
 
 @dataclass(frozen=True)
 class AttachmentView:
+    id: int
     filename: str
     content_type: str
     size: int
+    download_count: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class PostView:
     id: int
     author: str
     organization: str
+    organization_slug: str
     created_at: datetime
     new_text: str
     quoted_text: str
@@ -109,11 +113,15 @@ def topic_summaries(session: Session, now: datetime) -> list[TopicSummary]:
             .group_by(Thread.topic_id)
         )
     }
+    since = now - RECENT_WINDOW
+    # Only threads active lately can hold recent posts: the search goes through them and
+    # the (thread, created) index instead of reading every post.
+    active = select(Thread.id).where(Thread.last_post_at >= since)
     recent = {
         topic_id: count
         for topic_id, count in session.execute(
             select(Post.topic_id, func.count())
-            .where(Post.created_at >= now - RECENT_WINDOW)
+            .where(Post.thread_id.in_(active), Post.created_at >= since)
             .group_by(Post.topic_id)
         )
     }
@@ -136,9 +144,9 @@ def latest_threads(session: Session, limit: int = LATEST_THREADS) -> list[Thread
         .where(Thread.post_count > 0)
         .order_by(Thread.last_post_at.desc(), Thread.id.desc())
         .limit(limit)
-        .options(selectinload(Thread.topic), selectinload(Thread.tags))
+        .options(joinedload(Thread.topic), selectinload(Thread.tags))
     ).all()
-    return _summaries(session, threads)
+    return thread_summaries(session, threads)
 
 
 def topic_page(session: Session, slug: str, page: int) -> TopicPage | None:
@@ -160,11 +168,11 @@ def topic_page(session: Session, slug: str, page: int) -> TopicPage | None:
         .order_by(Thread.last_post_at.desc(), Thread.id.desc())
         .offset((page - 1) * THREADS_PER_PAGE)
         .limit(THREADS_PER_PAGE)
-        .options(selectinload(Thread.topic), selectinload(Thread.tags))
+        .options(joinedload(Thread.topic), selectinload(Thread.tags))
     ).all()
     return TopicPage(
-        topic=_topic_info(topic),
-        threads=tuple(_summaries(session, threads)),
+        topic=topic_info(topic),
+        threads=tuple(thread_summaries(session, threads)),
         page=page,
         page_count=page_count,
     )
@@ -178,7 +186,7 @@ def thread_view(session: Session, slug: str, thread_id: int) -> ThreadView | Non
         select(Thread)
         .join(Topic, Topic.id == Thread.topic_id)
         .where(Thread.id == thread_id, Topic.slug == slug)
-        .options(selectinload(Thread.topic), selectinload(Thread.tags))
+        .options(joinedload(Thread.topic), selectinload(Thread.tags))
     )
     if thread is None:
         return None
@@ -186,16 +194,16 @@ def thread_view(session: Session, slug: str, thread_id: int) -> ThreadView | Non
         select(Post)
         .where(Post.thread_id == thread.id)
         .order_by(Post.created_at, Post.id)
-        .options(*_author_options(), selectinload(Post.attachments))
+        .options(*author_options(), selectinload(Post.attachments))
     ).all()
     if not posts:
         return None
     return ThreadView(
         id=thread.id,
-        topic=_topic_info(thread.topic),
+        topic=topic_info(thread.topic),
         subject=thread.subject,
         tags=tuple(tag.name for tag in thread.tags),
-        posts=tuple(_post_view(post) for post in posts),
+        posts=tuple(post_view(post) for post in posts),
     )
 
 
@@ -214,25 +222,36 @@ def locate_message(session: Session, message_id: str) -> PostLocation | None:
     return PostLocation(topic_slug=slug, thread_id=thread_id, post_id=post_id)
 
 
-def _topic_info(topic: Topic) -> TopicInfo:
+def topic_info(topic: Topic) -> TopicInfo:
     return TopicInfo(slug=topic.slug, name=topic.name, description=topic.description)
 
 
-def _author_options() -> tuple[ExecutableOption, ...]:
+def author_options() -> tuple[ExecutableOption, ...]:
+    # Many-to-one, so joined into the posts' own query: no extra round trips.
     return (
-        selectinload(Post.member).selectinload(Member.organization),
-        selectinload(Post.organization),
+        joinedload(Post.member).joinedload(Member.organization),
+        joinedload(Post.organization),
     )
 
 
-def _organization_name(post: Post) -> str:
+def organization_of(post: Post) -> Organization | None:
     organization: Organization | None = post.organization
     if organization is None and post.member is not None:
         organization = post.member.organization
+    return organization
+
+
+def organization_name(post: Post) -> str:
+    organization = organization_of(post)
     return organization.name if organization is not None else ""
 
 
-def _summaries(session: Session, threads: Sequence[Thread]) -> list[ThreadSummary]:
+def organization_slug(post: Post) -> str:
+    organization = organization_of(post)
+    return organization.slug if organization is not None else ""
+
+
+def thread_summaries(session: Session, threads: Sequence[Thread]) -> list[ThreadSummary]:
     firsts = _first_posts(session, [thread.id for thread in threads])
     summaries = []
     for thread in threads:
@@ -246,7 +265,8 @@ def _summaries(session: Session, threads: Sequence[Thread]) -> list[ThreadSummar
                 post_count=thread.post_count,
                 last_post_at=thread.last_post_at,
                 first_author=first.author_name if first else "",
-                first_organization=_organization_name(first) if first else "",
+                first_organization=organization_name(first) if first else "",
+                first_organization_slug=organization_slug(first) if first else "",
                 tags=tuple(tag.name for tag in thread.tags),
             )
         )
@@ -270,16 +290,21 @@ def _first_posts(session: Session, thread_ids: list[int]) -> dict[int, Post]:
     posts = session.scalars(
         select(Post)
         .where(Post.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
-        .options(*_author_options())
+        # Only who wrote it is shown: the texts stay in the database.
+        .options(
+            load_only(Post.id, Post.thread_id, Post.member_id, Post.organization_id),
+            *author_options(),
+        )
     ).all()
     return {post.thread_id: post for post in posts}
 
 
-def _post_view(post: Post) -> PostView:
+def post_view(post: Post) -> PostView:
     return PostView(
         id=post.id,
         author=post.author_name,
-        organization=_organization_name(post),
+        organization=organization_name(post),
+        organization_slug=organization_slug(post),
         created_at=post.created_at,
         new_text=post.new_text,
         quoted_text=post.quoted_text,
@@ -290,7 +315,9 @@ def _post_view(post: Post) -> PostView:
 
 def _attachment_view(attachment: Attachment) -> AttachmentView:
     return AttachmentView(
+        id=attachment.id,
         filename=attachment.filename,
         content_type=attachment.content_type,
         size=attachment.size,
+        download_count=attachment.download_count,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
-from archive_web.privacy import mask_emails
+from archive_web.privacy import mask_private
 
 LOCALE = "sv_SE"
 DATE_FORMAT = "d MMMM y 'kl.' HH:mm"
@@ -40,6 +41,44 @@ def human_size(size: int) -> str:
     return f"{format_decimal(value, format='#,##0.#', locale=LOCALE)} {unit}"
 
 
+FILE_KINDS = {
+    "application/pdf": "PDF",
+    "application/msword": "Word-dokument",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word-dokument",
+    "application/vnd.ms-excel": "Excel-kalkylblad",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel-kalkylblad",
+    "application/vnd.ms-powerpoint": "PowerPoint-presentation",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "PowerPoint-presentation"
+    ),
+    "application/vnd.oasis.opendocument.text": "OpenDocument-text",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument-kalkylblad",
+    "application/zip": "ZIP-arkiv",
+    "image/jpeg": "JPEG-bild",
+    "image/png": "PNG-bild",
+    "image/gif": "GIF-bild",
+    "text/plain": "textfil",
+    "text/csv": "CSV-fil",
+    "text/calendar": "kalenderfil",
+}
+
+
+def kind_of_file(content_type: str) -> str:
+    """`application/pdf` → `PDF`: what a reader calls the file; the type itself otherwise."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return FILE_KINDS.get(media_type, media_type or "okänd filtyp")
+
+
+def downloads(count: int) -> str:
+    return f"hämtad {count} {'gång' if count == 1 else 'gånger'}"
+
+
+@lru_cache(maxsize=4096)
+def path_segment(value: object) -> str:
+    """One URL path segment: `Meny vecka 47.pdf` → `Meny%20vecka%2047.pdf`."""
+    return quote(str(value), safe="")
+
+
 class Renderer:
     """Renders the archive's templates with autoescaping and no silent blanks."""
 
@@ -51,12 +90,16 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates ship with the code: no stat() of every template on every render.
+            auto_reload=False,
         )
-        self.env.filters["mask_emails"] = mask_emails
+        self.env.filters["mask"] = mask_private
+        self.env.filters["kind_of_file"] = kind_of_file
+        self.env.filters["downloads"] = downloads
         self.env.filters["sv_datetime"] = lambda value: swedish_datetime(value, zone)
         self.env.filters["iso_datetime"] = lambda value: iso_datetime(value, zone)
         self.env.filters["human_size"] = human_size
-        self.env.filters["path_segment"] = lambda value: quote(str(value), safe="")
+        self.env.filters["path_segment"] = path_segment
         self.env.globals.update(
             prefix=prefix,
             robots_index=robots_index,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,15 +21,22 @@ from delapost import admin
 from delapost.admin import AdminError
 from delapost.database import NotReady, open_database
 from delapost.member_import import import_members, read_rows
-from delapost.secret import MissingSecret, create_secret
+from delapost.schedule_spec import parse_daily, parse_weekly
+from delapost.secret import MissingSecret, create_secret, read_secret
 from delapost.settings import Settings, SettingsError, find_config_file, load
-from mailgate.outbound.dkim_keys import generate_key
+from digest.period import Period
+from digest.preview import preview_letter, queue_preview
+from digest.runner import DigestConfig, DigestSender, Status
+from digest.schedule import DigestSchedule
+from mailgate.outbound import ListContext
+from mailgate.outbound.dkim_keys import generate_key, zone_file_line
 from models import Mode, registry, utcnow
 from models.db import make_engine, make_sessionmaker, unit_of_work, upgrade
 
 log = logging.getLogger("delapost")
 
 MODES = [m.value for m in Mode]
+_ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -182,6 +190,70 @@ def cmd_why(args: argparse.Namespace) -> None:
         print(f"{at:%Y-%m-%d %H:%M:%S} UTC  {step:<12} {what}{detail}")
 
 
+def _digest_config(settings: Settings) -> DigestConfig:
+    secret = read_secret(settings.path(settings.secret_key_file))
+    return DigestConfig(
+        ListContext(settings.list_domain, settings.base_url, secret),
+        DigestSchedule.of(
+            settings.timezone,
+            parse_weekly(settings.digest_weekly),
+            parse_daily(settings.digest_daily),
+        ),
+    )
+
+
+def cmd_digest_send(args: argparse.Namespace) -> None:
+    if args.dry_run and args.to:
+        raise AdminError("--dry-run prints and --to sends one preview: choose one")
+    if args.to and not _ADDRESS.fullmatch(args.to):
+        raise AdminError(f"--to: {args.to!r} is not an email address")
+    settings = _settings(args)
+    config = _digest_config(settings)
+    period = Period(args.period)
+    if args.dry_run or args.to:
+        _digest_preview(args, config, period)
+        return
+    with _session(args) as session:
+        admin.find_topic(session, args.topic)
+    engine = open_database(settings)
+    try:
+        report = DigestSender(make_sessionmaker(engine), config).send_now(args.topic, period)
+    finally:
+        engine.dispose()
+    if report.status is Status.BUSY:
+        raise AdminError(f"another delapost process is sending {period} digests; try again soon")
+    outcome = {
+        Status.NOT_DUE: f"the last {period} digest is this recent: nothing to send.",
+        Status.EMPTY: f"nothing has arrived since the last {period} digest: none sent.",
+        Status.NO_READERS: f"nobody reads the {period} digest: none sent.",
+    }.get(report.status)
+    if outcome is None:
+        threads = f"{report.new_threads} new thread{'s' * (report.new_threads != 1)}"
+        replies = f"{report.replies} repl{'ies' if report.replies != 1 else 'y'}"
+        outcome = (
+            f"{period} digest (run #{report.run_id}): {threads}, {replies}; "
+            f"{report.queued} copies queued for the outbox."
+        )
+    print(f"{args.topic}: {outcome}")
+
+
+def _digest_preview(args: argparse.Namespace, config: DigestConfig, period: Period) -> None:
+    """`--dry-run` prints the digest's text, `--to` queues one copy; neither records a run."""
+    now = utcnow()
+    with _session(args) as session:
+        topic = admin.find_topic(session, args.topic)
+        span, letter = preview_letter(session, topic, period, config, now)
+        if letter is None:
+            since = span.start.astimezone(config.schedule.zone)
+            print(f"{topic.slug}: nothing has arrived since {since:%Y-%m-%d %H:%M}: no digest.")
+            return
+        if args.dry_run:
+            print(f"Subject: {letter.subject}\n\n{letter.text_for()}", end="")
+            return
+        queue_preview(session, letter, args.to, now)
+    print(f"{args.topic}: a preview of the {period} digest is queued for {args.to}.")
+
+
 def cmd_dkim_keygen(args: argparse.Namespace) -> None:
     settings = _settings(args)
     path = settings.path(settings.dkim_key_file)
@@ -190,8 +262,10 @@ def cmd_dkim_keygen(args: argparse.Namespace) -> None:
     except FileExistsError:
         raise AdminError(f"{path} exists already; remove it first to make a new key") from None
     name = f"{settings.dkim_selector}._domainkey.{settings.list_domain}"
-    print(f"Key written to {path}. Publish this DNS TXT record:")
-    print(f'{name}. IN TXT "{record}"')
+    print(f"Key written to {path}. Publish this DNS TXT record at {name}:")
+    print(f"  {record}")
+    print("As a zone-file line (a TXT string holds at most 255 characters, so it is split):")
+    print(zone_file_line(name, record))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(commands, "why", "show every decision taken about one incoming mail")
     p.add_argument("message_id", metavar="MESSAGE-ID", help="with or without angle brackets")
     p.set_defaults(run=cmd_why)
+
+    digest = command(commands, "digest", "digests: send").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(digest, "send", "send a topic's digest now, covering what came since the last")
+    p.add_argument("--topic", required=True, metavar="SLUG")
+    p.add_argument("--period", required=True, choices=[period.value for period in Period])
+    p.add_argument("--dry-run", action="store_true", help="print its text instead; record nothing")
+    p.add_argument("--to", metavar="EMAIL", help="send one preview to EMAIL only; record nothing")
+    p.set_defaults(run=cmd_digest_send)
 
     dkim = command(commands, "dkim", "our DKIM signing key").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import uvicorn
@@ -20,14 +22,16 @@ from delapost.health import with_health
 from delapost.schedule_spec import parse_daily, parse_weekly
 from delapost.secret import read_secret
 from delapost.settings import Settings, split_host_port
-from digest.schedule import make_scheduler
+from digest.period import Period
+from digest.runner import DigestConfig, DigestSender
+from digest.schedule import DigestSchedule, make_scheduler
 from mailgate import server as smtp_server
 from mailgate.authenticate import system_dns_txt
 from mailgate.config import GatewayConfig
 from mailgate.outbound import EmlDirectory, ListContext, OutboxWorker, SmtpRelay, Transport
 from mailgate.outbound.dkim_sign import load_signer
 from mailgate.pipeline import Pipeline
-from mailgate.smtp_handler import Handler
+from mailgate.smtp_handler import Handler, Limits
 from models import utcnow
 from models.db import make_sessionmaker
 
@@ -70,6 +74,21 @@ def inbound_tls(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn; binding here makes a port in use a plain OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            exc.errno, f"http_listen: cannot listen on {host}:{port}: {exc.strerror}"
+        ) from None
+    return sock
+
+
 class _QuietUvicorn(uvicorn.Server):
     """uvicorn without its own signal handlers: `serve` owns Ctrl-C and SIGTERM."""
 
@@ -98,16 +117,32 @@ async def serve(
         trusted_authserv_ids=settings.trusted_authserv_ids,
         dns_txt=system_dns_txt(settings.dns_resolver or None),
         max_attachment_bytes=settings.max_message_bytes,
+        non_staff_prefixes=settings.non_staff_prefixes,
     )
+    # Both listening sockets are taken before anything starts, so that a port in use ends
+    # `serve` with one clear error and nothing half-running.
+    tls_context = inbound_tls(settings)
+    web_socket = listen_socket(*settings.http_host_port)
     smtp_host, smtp_port = settings.smtp_host_port
-    smtp = await smtp_server.start(
-        Handler(Pipeline(factory, gateway)),
-        smtp_host,
-        smtp_port,
-        hostname=settings.list_domain,
-        max_message_bytes=settings.max_message_bytes,
-        tls_context=inbound_tls(settings),
+    pipeline = Pipeline(factory, gateway)
+    limits = Limits(
+        max_recipients=settings.smtp_max_recipients,
+        max_messages_per_minute=settings.smtp_max_messages_per_minute,
     )
+    try:
+        smtp = await smtp_server.start(
+            Handler(pipeline, limits=limits),
+            smtp_host,
+            smtp_port,
+            hostname=settings.list_domain,
+            max_message_bytes=settings.max_message_bytes,
+            tls_context=tls_context,
+            max_connections_per_client=settings.smtp_max_connections_per_client,
+        )
+    except BaseException:
+        web_socket.close()
+        raise
+    confirm_task = asyncio.create_task(pipeline.watch_confirmations(stop), name="confirmations")
     http_host, http_port = settings.http_host_port
     app = create_app(
         factory,
@@ -116,6 +151,7 @@ async def serve(
             list_domain=settings.list_domain,
             timezone=settings.timezone,
             robots_index=settings.robots_index,
+            secret=secret,
         ),
     )
     scheduler_box: list[AsyncIOScheduler] = []
@@ -128,37 +164,43 @@ async def serve(
     web = _QuietUvicorn(
         uvicorn.Config(site, host=http_host, port=http_port, log_level="warning", lifespan="off")
     )
-    web_task = asyncio.create_task(web.serve(), name="web")
+    web_task = asyncio.create_task(web.serve(sockets=[web_socket]), name="web")
     transport = make_transport(settings)
     signer = load_signer(
         settings.path(settings.dkim_key_file),
         domain=settings.list_domain,
         selector=settings.dkim_selector,
     )
-    worker = OutboxWorker(
-        factory,
-        ListContext(settings.list_domain, settings.base_url, secret),
-        transport,
-        signer=signer,
+    worker_lc = ListContext(
+        settings.list_domain,
+        settings.base_url,
+        secret,
+        attachment_link_bytes=settings.attachment_link_bytes,
     )
+    worker = OutboxWorker(factory, worker_lc, transport, signer=signer)
     worker_task = asyncio.create_task(worker.run(stop), name="outbox")
+    schedule = DigestSchedule.of(
+        settings.timezone, parse_weekly(settings.digest_weekly), parse_daily(settings.digest_daily)
+    )
+    digests = DigestSender(factory, DigestConfig(worker_lc, schedule))
+    # Digests are built on a thread of their own, so that a big one never holds up the
+    # threads the SMTP gateway and the outbox worker use.
+    digest_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
 
     async def send_digests(period: str) -> None:
-        log.info("%s digests are due; building digests arrives with the digest issue", period)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(digest_thread, digests.send_due, Period(period))
 
-    scheduler = make_scheduler(
-        timezone=settings.timezone,
-        weekly=parse_weekly(settings.digest_weekly),
-        daily=parse_daily(settings.digest_daily),
-        send=send_digests,
-    )
+    scheduler = make_scheduler(schedule, send_digests)
     scheduler.start()
     scheduler_box.append(scheduler)
     try:
         while not web.started:
             if web_task.done():
                 web_task.result()
-                raise NotReady(f"http_listen: cannot listen on {settings.http_listen}")
+                raise NotReady(
+                    f"http_listen: the web archive did not start on {settings.http_listen}"
+                )
             await asyncio.sleep(0.02)
         bound = smtp.sockets[0].getsockname()
         log.info(
@@ -177,9 +219,12 @@ async def serve(
         stop.set()
         smtp.close()
         await smtp.wait_closed()
+        digests.stop()
         scheduler.shutdown(wait=False)
+        await asyncio.to_thread(digest_thread.shutdown, wait=True, cancel_futures=True)
         web.should_exit = True
-        await asyncio.gather(web_task, worker_task, return_exceptions=True)
+        await asyncio.gather(web_task, worker_task, confirm_task, return_exceptions=True)
+        await asyncio.to_thread(pipeline.close)
         close = getattr(transport, "close", None)
         if close is not None:
             await close()

@@ -40,6 +40,10 @@ class Settings:
     digest_daily: str = "07:00"
     timezone: str = "Europe/Stockholm"
     max_message_bytes: int = 26214400
+    attachment_link_bytes: int = 5242880  # larger attachments go to members as archive links
+    smtp_max_recipients: int = 50
+    smtp_max_connections_per_client: int = 20
+    smtp_max_messages_per_minute: int = 600
     secret_key_file: str = "delapost.secret"
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -138,6 +142,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"list_domain: not a domain: {s.list_domain!r}")
     if s.max_message_bytes < 1024:
         raise SettingsError(f"max_message_bytes: too small: {s.max_message_bytes}")
+    for key in ("smtp_max_recipients", "smtp_max_connections_per_client"):
+        if getattr(s, key) < 1:
+            raise SettingsError(f"{key}: expected at least 1, got {getattr(s, key)}")
+    if s.smtp_max_messages_per_minute < 0:
+        raise SettingsError(
+            f"smtp_max_messages_per_minute: expected 0 (no limit) or more, "
+            f"got {s.smtp_max_messages_per_minute}"
+        )
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

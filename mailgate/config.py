@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mailgate.authenticate import DnsTxt
+from models import db
 
 
 def _utcnow() -> datetime:
@@ -24,6 +25,9 @@ class GatewayConfig:
     max_attachment_bytes: int = 25 * 1024 * 1024
     non_staff_prefixes: tuple[str, ...] = ("student.", "elev.", "edu.")
     clock: Callable[[], datetime] = field(default=_utcnow)
+    # How long one mail may wait for database locks before the sender is told 451 4.3.0: as
+    # long as SQLite's busy timeout, which each single attempt waits anyway.
+    lock_wait: float = field(default_factory=lambda: db.SQLITE_BUSY_TIMEOUT_MS / 1000)
 
     @property
     def authserv_id(self) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailgate.bounces import enable_delivery
 from mailgate.forget import forget_member
 from models import (
     Confirmation,
@@ -41,6 +42,8 @@ def ensure_member(session: Session, email: str, name: str, now: datetime) -> Mem
         session.add(member)
     if member.confirmed_at is None:
         member.confirmed_at = now
+    # Whoever answers a confirmation has a working mailbox: delivery paused by bounces resumes.
+    enable_delivery(member)
     if not member.name and name:
         member.name = name
     session.flush()

@@ -98,7 +98,9 @@ def is_staff_address(config: GatewayConfig, session: Session, address: str) -> b
 
 
 def join(desk: Desk) -> None:
-    if desk.subscription() is not None:
+    member = desk.member()
+    paused = member is not None and member.delivery_disabled_at is not None
+    if desk.subscription() is not None and not paused:
         desk.say("joined_already")
         return
     if not is_staff_address(desk.config, desk.session, desk.address):

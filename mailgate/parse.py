@@ -88,6 +88,8 @@ class ParsedMessage:
     refused_attachments: tuple[str, ...]
     defects: tuple[str, ...]
     raw_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Why each of `refused_attachments` was refused: "executable" or "too large".
+    refusal_reasons: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), decoded; None when absent."""
@@ -410,15 +412,18 @@ class _Walk:
     max_bytes: int
     attachments: list[AttachmentPart] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
 
     def attach(self, filename: str, content_type: str, data: bytes) -> None:
         ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         if ext in EXECUTABLE_EXTENSIONS or content_type in EXECUTABLE_TYPES or _is_pe(data):
             self.refused.append(filename)
+            self.reasons.append("executable")
             self.defects.append(f"refused executable attachment {filename!r}")
         elif len(data) > self.max_bytes:
             self.refused.append(filename)
+            self.reasons.append("too large")
             self.defects.append(f"refused attachment {filename!r}: {len(data)} bytes")
         else:
             self.attachments.append(AttachmentPart(filename, content_type, data))
@@ -569,4 +574,5 @@ def _parse(raw: bytes, max_attachment_bytes: int) -> ParsedMessage:
         refused_attachments=tuple(walk.refused),
         defects=tuple(dict.fromkeys(walk.defects)),
         raw_headers=headers,
+        refusal_reasons=tuple(walk.reasons),
     )

@@ -1,78 +1,81 @@
 """The pipeline: screen → authenticate → check eligibility → route → store → enqueue.
 
 Each step reads like the sentence in the spec it implements and returns a verdict, or None
-to go on. Every decision is noted with the Message-ID, so that "why was my mail refused?"
-can be answered from the log and from `delapost why`.
+to go on. Every decision is noted with the Message-ID, logged in one line per mail and kept as
+MailEvent rows, so that "why was my mail refused?" can be answered from the log and from
+`delapost why`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
-from typing import TypeAlias
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailgate import addresses, replies
+from mailgate import addresses, replies, screen
 from mailgate.addresses import Kind, Recipient
+from mailgate.authenticate import AuthResult
 from mailgate.config import GatewayConfig
-from mailgate.confirm import apply_confirmation_token
+from mailgate.confirm import apply_confirmed
 from mailgate.context import MailContext
 from mailgate.inbound import Inbound
 from mailgate.parse import ParsedMessage, parse
+from mailgate.publish import publisher
+from mailgate.recipients import check_recipient
 from mailgate.replies import Reply
-from mailgate.steps.authenticate import authenticate_sender
+from mailgate.steps.authenticate import authenticate_sender, prove_sender
+from mailgate.steps.bounce import record_bounce
+from mailgate.steps.command import authenticate_commands, carry_out_commands, take_thread_command
+from mailgate.steps.confirm import confirm_by_reply
 from mailgate.steps.eligibility import check_eligibility
 from mailgate.steps.enqueue import enqueue_copies
-from mailgate.steps.hold import hold_post
+from mailgate.steps.owner import hold_for_owners
 from mailgate.steps.route import find_topic, route
-from mailgate.steps.screen import screen_automail
+from mailgate.steps.screen import drop_automail, screen_automail
+from mailgate.steps.sequence import Step, run_steps
 from mailgate.steps.store import skip_duplicate, store_post
-from mailgate.verdict import Accept, Drop, Hold, Reject, Verdict, name_of
-from models import MailEvent, Member, RawMessage, Topic, utcnow
-from models.db import unit_of_work
-from models.registry import organization_for
+from mailgate.trail import Trail, log_decision, record
+from mailgate.transactions import DatabaseBusy, Transactions
+from mailgate.verdict import Hold, Reject, Verdict
 
 log = logging.getLogger("delapost.pipeline")
 
-Step: TypeAlias = Callable[[MailContext], Verdict | None]
-
-# A post or reply to a topic, in the order the spec gives.
-POST_STEPS: tuple[Step, ...] = (
-    find_topic,
-    screen_automail,
-    authenticate_sender,
-    check_eligibility,
-    skip_duplicate,
-    route,
-    store_post,
-    enqueue_copies,
-)
-
-# What a held post goes through once a person has let it in.
-PUBLISH_STEPS: tuple[Step, ...] = (find_topic, skip_duplicate, route, store_post, enqueue_copies)
-
-# Addresses the gateway answers; the rest of the contract's addresses arrive with membership.
-SERVED_KINDS = {Kind.POST, Kind.REPLY, Kind.CONFIRM}
+# What each forum address does with a mail, in the order the spec gives.
+STEPS: dict[Kind, tuple[Step, ...]] = {
+    Kind.POST: (
+        find_topic,
+        screen_automail,
+        authenticate_sender,
+        check_eligibility,
+        skip_duplicate,
+        route,
+        take_thread_command,
+        store_post,
+        enqueue_copies,
+    ),
+    Kind.REQUEST: (find_topic, drop_automail, authenticate_commands, carry_out_commands),
+    Kind.CONFIRM: (find_topic, drop_automail, confirm_by_reply),
+    Kind.OWNER: (find_topic, drop_automail, hold_for_owners),
+    Kind.BOUNCES: (find_topic, record_bounce),
+}
+STEPS[Kind.REPLY] = STEPS[Kind.POST]
+STEPS[Kind.JOIN] = STEPS[Kind.LEAVE] = STEPS[Kind.REQUEST]
+# Mail to these may need the sender proven, which takes DNS: done before any transaction.
+PROVEN_KINDS = frozenset({Kind.POST, Kind.REPLY, Kind.REQUEST, Kind.JOIN, Kind.LEAVE})
+# A topic that existed at one RCPT is taken to exist at the next for this long; DATA looks again.
+TOPIC_MEMORY = 30.0
 
 
 def message_id_of(parsed: ParsedMessage, data: bytes) -> str:
     """The Message-ID, or a stable stand-in so that a retried mail is still recognised."""
     return parsed.message_id or f"{hashlib.sha256(data).hexdigest()[:32]}@delapost.invalid"
-
-
-def run_steps(ctx: MailContext, steps: tuple[Step, ...]) -> Verdict:
-    for step in steps:
-        verdict = step(ctx)
-        if isinstance(verdict, Hold) and ctx.post is None:
-            return hold_post(ctx, verdict.detail)
-        if verdict is not None:
-            return verdict
-    return Accept()
 
 
 class Pipeline:
@@ -81,39 +84,69 @@ class Pipeline:
     def __init__(self, factory: sessionmaker[Session], config: GatewayConfig) -> None:
         self.factory = factory
         self.config = config
+        self.transactions = Transactions(factory, lock_wait=config.lock_wait)
+        self._topics_seen: dict[str, float] = {}  # slug → until when RCPT need not ask again
+        # SQLite takes one writer at a time: mail is delivered by one thread, in arrival order,
+        # rather than by several that would only queue for the lock and for the GIL.
+        self._delivery = (
+            ThreadPoolExecutor(1, thread_name_prefix="delivery")
+            if self.transactions.dialect == "sqlite"
+            else None
+        )
 
     # -- the SMTP session's questions -------------------------------------------------
 
     async def check_recipient(self, address: str) -> Reply | None:
-        return await asyncio.to_thread(self._check_recipient, address)
+        if self._known_topic(address):
+            return None  # the common case needs no thread and no database
+        return await asyncio.to_thread(self.check_recipient_now, address)
 
     async def deliver(self, inbound: Inbound) -> Verdict:
-        return await asyncio.to_thread(self.deliver_now, inbound)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._delivery, self.deliver_now, inbound)
+
+    def close(self) -> None:
+        """Let the delivery thread end once the mail it has is done."""
+        if self._delivery is not None:
+            self._delivery.shutdown(wait=True)
 
     # -- the same, synchronously -------------------------------------------------------
 
-    def _check_recipient(self, address: str) -> Reply | None:
-        recipient = addresses.parse(address, self.config.list_domain)
-        if recipient is None or recipient.kind not in SERVED_KINDS:
-            return replies.UNKNOWN_RECIPIENT
+    def check_recipient_now(self, address: str) -> Reply | None:
+        if self._known_topic(address):
+            return None
         try:
-            with self.factory() as session:
-                exists = session.scalar(select(Topic.id).where(Topic.slug == recipient.topic))
-        except OperationalError:
-            log.exception("database unavailable at RCPT")
+            refusal = self.transactions.run(
+                lambda session: check_recipient(session, address, self.config), write=False
+            )
+        except (DatabaseBusy, SQLAlchemyError):
+            log.exception("RCPT %s: database unavailable", address)
             return replies.TRY_LATER
-        return None if exists is not None else replies.UNKNOWN_RECIPIENT
+        except Exception:
+            log.exception("RCPT %s failed", address)
+            return replies.TRY_LATER
+        recipient = addresses.parse(address, self.config.list_domain)
+        if refusal is None and recipient is not None and recipient.kind is Kind.POST:
+            self._topics_seen[recipient.topic] = time.monotonic() + TOPIC_MEMORY
+        return refusal
 
     def deliver_now(self, inbound: Inbound) -> Verdict:
-        parsed = parse(inbound.data, max_attachment_bytes=self.config.max_attachment_bytes)
-        message_id = message_id_of(parsed, inbound.data)
-        verdicts: list[Verdict] = []
-        for address in inbound.rcpt_tos:
-            recipient = addresses.parse(address, self.config.list_domain)
-            if recipient is None:
-                continue
-            verdicts.append(self._deliver_one(inbound, parsed, message_id, recipient))
-        # One answer for the whole transaction: 250 when any recipient took the mail.
+        """Decide about one mail for all its recipients; 250 only once everything is committed."""
+        try:
+            parsed = parse(inbound.data, max_attachment_bytes=self.config.max_attachment_bytes)
+            message_id = message_id_of(parsed, inbound.data)
+            recipients = list(dict.fromkeys(self._recipients(inbound.rcpt_tos)))
+            proof = self._prove(inbound, parsed, recipients)
+        except Exception:
+            log.exception("DATA from %s: could not read the mail", inbound.peer)
+            return Reject(replies.TRY_LATER, "our own failure")
+        verdicts = [self._deliver_one(inbound, parsed, message_id, r, proof) for r in recipients]
+        # One answer for the whole transaction: a temporary failure anywhere makes the sender
+        # retry all of it (the recipients already done see a duplicate); otherwise 250 when
+        # any recipient took the mail.
+        for verdict in verdicts:
+            if isinstance(verdict, Reject) and not verdict.reply.is_permanent:
+                return verdict
         taken = [v for v in verdicts if not isinstance(v, Reject)]
         if taken:
             return taken[0]
@@ -121,125 +154,111 @@ class Pipeline:
             return verdicts[0]
         return Reject(replies.NO_RECIPIENTS, "no recipient left")
 
+    async def watch_confirmations(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Until `stop`: act on what people confirmed on the web page, every `interval` s."""
+        while not stop.is_set():
+            try:
+                done = await asyncio.to_thread(self.apply_web_confirmations)
+                if done:
+                    log.info("%d confirmation(s) from the web page carried out", done)
+            except Exception:  # the database may be away for a while; try again later
+                log.exception("could not carry out web confirmations")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    def apply_web_confirmations(self) -> int:
+        """Act on confirmations made with the web page's button: join, publish held posts."""
+        publish = publisher(self.config)
+        return self.transactions.run(
+            lambda session: apply_confirmed(session, publish, self.config.clock())
+        )
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _known_topic(self, address: str) -> bool:
+        """A topic's post address that RCPT found a moment ago."""
+        recipient = addresses.parse(address, self.config.list_domain)
+        if recipient is None or recipient.kind is not Kind.POST:
+            return False
+        return self._topics_seen.get(recipient.topic, 0.0) > time.monotonic()
+
+    def _recipients(self, rcpt_tos: Iterable[str]) -> Iterable[tuple[str, Recipient]]:
+        for address in rcpt_tos:
+            recipient = addresses.parse(address, self.config.list_domain)
+            if recipient is not None:
+                yield address, recipient
+
+    def _prove(
+        self, inbound: Inbound, parsed: ParsedMessage, recipients: list[tuple[str, Recipient]]
+    ) -> AuthResult | None:
+        """DKIM and DNS before any transaction begins, so that no lock waits on the network."""
+        if self.config.sender_auth == "none" or not parsed.from_address:
+            return None
+        if not any(r.kind in PROVEN_KINDS for _, r in recipients):
+            return None
+        kind, _ = screen.classify(parsed, inbound.mail_from, list_domain=self.config.list_domain)
+        if kind not in (screen.Automail.NONE, screen.Automail.LOOKS_AUTOMATIC):
+            return None  # dropped at screening; nothing to prove
+        return prove_sender(self.config, inbound.data, parsed)
+
     def _deliver_one(
-        self, inbound: Inbound, parsed: ParsedMessage, message_id: str, recipient: Recipient
+        self,
+        inbound: Inbound,
+        parsed: ParsedMessage,
+        message_id: str,
+        target: tuple[str, Recipient],
+        proof: AuthResult | None,
     ) -> Verdict:
-        trail: list[tuple[str, str]] = []
-        try:
-            with unit_of_work(self.factory) as session:
-                ctx = MailContext(
-                    inbound=inbound,
-                    parsed=parsed,
-                    recipient=recipient,
-                    config=self.config,
-                    session=session,
-                    message_id=message_id,
-                )
-                trail = ctx.trail
-                verdict = self._decide(ctx)
-                if isinstance(verdict, Reject):
-                    session.rollback()
-                else:
-                    self._record(session, message_id, verdict, trail)
-        except OperationalError:
-            log.exception("<%s> database unavailable or locked", message_id)
-            return Reject(replies.TRY_LATER, "database unavailable")
-        if isinstance(verdict, Reject):
-            self._record_separately(message_id, verdict, trail)
-        log.info(
-            "<%s> %s %s: %s",
-            message_id,
-            name_of(verdict),
-            verdict.reply.status,
-            verdict.detail,
-        )
-        return verdict
+        address, recipient = target
+        trail: Trail = []
 
-    def _decide(self, ctx: MailContext) -> Verdict:
-        kind = ctx.recipient.kind
-        if kind in {Kind.POST, Kind.REPLY}:
-            return run_steps(ctx, POST_STEPS)
-        if kind is Kind.CONFIRM:
-            verdict = screen_automail(ctx)
-            if verdict is not None:
-                return verdict if not isinstance(verdict, Hold) else Drop(verdict.detail)
-            done = apply_confirmation_token(
-                ctx.session, ctx.recipient.extension, self.publish_raw, self.config.clock()
+        def decide(session: Session) -> Verdict:
+            ctx = MailContext(
+                inbound=inbound,
+                parsed=parsed,
+                recipient=recipient,
+                config=self.config,
+                session=session,
+                message_id=message_id,
+                proof=proof,
             )
-            ctx.note("confirm", done)
-            return Accept(done)
-        return Reject(replies.UNKNOWN_RECIPIENT, f"{kind} not served")
+            trail[:] = []
+            verdict = run_steps(ctx, STEPS[recipient.kind])
+            trail.extend(ctx.trail)
+            if isinstance(verdict, Reject):
+                raise _Refused(verdict)  # nothing of a refused mail is kept but the trail
+            record(session, message_id, verdict, ctx.trail, self.config.clock())
+            return verdict
 
-    def publish_raw(self, session: Session, raw_id: int) -> Verdict:
-        """Publish a held mail as if it had been accepted on arrival."""
-        raw = session.get(RawMessage, raw_id)
-        assert raw is not None
-        parsed = parse(raw.data, max_attachment_bytes=self.config.max_attachment_bytes)
-        recipient = next(
-            (
-                r
-                for r in (
-                    addresses.parse(a, self.config.list_domain) for a in raw.rcpt_to.split(", ")
-                )
-                if r is not None and r.kind in {Kind.POST, Kind.REPLY}
-            ),
-            None,
-        )
-        if recipient is None:
-            return Drop("held mail has no topic address")
-        inbound = Inbound(
-            mail_from=raw.mail_from,
-            rcpt_tos=tuple(raw.rcpt_to.split(", ")),
-            data=raw.data,
-            peer="held",
-            received_at=raw.received_at,
-        )
-        ctx = MailContext(
-            inbound=inbound,
-            parsed=parsed,
-            recipient=recipient,
-            config=self.config,
-            session=session,
-            message_id=raw.message_id,
-        )
-        if parsed.from_address:
-            ctx.member = session.scalar(select(Member).where(Member.email == parsed.from_address))
-            ctx.organization = organization_for(session, parsed.from_address)
-        verdict = run_steps(ctx, PUBLISH_STEPS)
-        if ctx.post is not None:
-            ctx.post.raw_message_id = raw.id
-        self._record(session, raw.message_id, verdict, ctx.trail)
+        try:
+            verdict = self.transactions.run(decide)
+        except _Refused as refused:
+            verdict = refused.verdict
+            self._record_refusal(message_id, verdict, trail)
+        except (DatabaseBusy, SQLAlchemyError) as error:
+            log.exception("<%s> database unavailable or locked", message_id)
+            verdict = Reject(replies.TRY_LATER, f"database: {type(error).__name__}")
+        except Exception:
+            log.exception("<%s> failed", message_id)
+            verdict = Reject(replies.TRY_LATER, "our own failure")
+        log_decision(message_id, address, verdict, trail)
         return verdict
 
-    @staticmethod
-    def _record(
-        session: Session, message_id: str, verdict: Verdict, trail: list[tuple[str, str]]
-    ) -> None:
-        rows: list[dict[str, object]] = [
-            {"message_id": message_id, "step": step, "verdict": "note", "detail": detail}
-            for step, detail in trail
-        ]
-        rows.append(
-            {
-                "message_id": message_id,
-                "step": "verdict",
-                "verdict": name_of(verdict),
-                "detail": f"{verdict.reply.code} {verdict.reply.status} {verdict.detail}",
-            }
-        )
-        now = utcnow()
-        for row in rows:
-            row["at"] = now
-        session.execute(insert(MailEvent), rows)
-
-    def _record_separately(
-        self, message_id: str, verdict: Verdict, trail: list[tuple[str, str]]
-    ) -> None:
+    def _record_refusal(self, message_id: str, verdict: Verdict, trail: Trail) -> None:
         try:
-            with unit_of_work(self.factory) as session:
-                self._record(session, message_id, verdict, trail)
-        except OperationalError:
-            log.exception("<%s> could not record the decision", message_id)
+            self.transactions.run(
+                lambda session: record(session, message_id, verdict, trail, self.config.clock())
+            )
+        except Exception:  # the refusal stands; only its record in the database is missing
+            log.exception("<%s> could not record the refusal", message_id)
+
+
+class _Refused(Exception):
+    """Unwinds a transaction whose mail was refused, so that none of its writes remain."""
+
+    def __init__(self, verdict: Reject) -> None:
+        super().__init__(verdict.detail)
+        self.verdict = verdict
 
 
 __all__ = ["Hold", "Pipeline"]

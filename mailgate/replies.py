@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -18,6 +19,13 @@ class Reply:
     @property
     def is_permanent(self) -> bool:
         return self.code >= 500
+
+
+def as_ascii(line: str) -> str:
+    """A reply line without å, ä, ö: only clients that said SMTPUTF8 may get UTF-8 (RFC 6531)."""
+    if line.isascii():
+        return line
+    return unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode("ascii")
 
 
 OK = Reply(250, "2.0.0", "Tack, meddelandet är mottaget.", "Thank you, message received.")
@@ -71,9 +79,15 @@ DNS_TRY_LATER = Reply(
     "Tillfälligt DNS-fel vid verifiering; försök igen senare.",
     "Temporary DNS failure while verifying; please retry.",
 )
-REFUSED_CONTENT = Reply(
+NO_FROM = Reply(
     550,
     "5.6.0",
-    "Meddelandet kunde inte läsas.",
-    "The message could not be read.",
+    "Brevet saknar en läsbar avsändare (From); skicka det igen från ditt vanliga e-postprogram.",
+    "The message has no readable sender (From); send it again from your usual mail program.",
+)
+LINE_TOO_LONG = Reply(
+    500,
+    "5.5.2",
+    "En rad är längre än 1000 tecken (RFC 5321).",
+    "A line is longer than 1000 characters (RFC 5321).",
 )

@@ -22,6 +22,8 @@ class ReplyText:
 # ">" quoting, plus the "Name>" / "C>" style some old clients use.
 _QUOTED = re.compile(r"^[ \t]*(?:>|[A-Za-z]{1,12}>(?:[ \t]|$))")
 
+_INVISIBLE_LINE = re.compile(r"[\s\u1427\u200b\u200c\u200d\u2060\ufeff]+")
+
 # A line made only of rule characters, like Outlook's "________________________________".
 _RULE = re.compile(r"^[ \t*]*(?:_{5,}|-{5,}|={5,}|\*{5,})[ \t*]*$")
 
@@ -134,6 +136,7 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _ADDRESS = re.compile(r"@|&lt;|<mailto:")
 # Old Gmail: "2016-10-24 15:36 GMT+02:00 Anna <anna@x.se>:", "2013/7/20 Anna <anna@x.se>".
 _ISO_DATE_START = re.compile(r"^[ \t]*\d{4}[-/]\d{1,2}[-/]\d{1,2}\b")
+_ATTRIBUTION_START = re.compile(r"^(?:on|den|am|le|el|il|op)\s", re.IGNORECASE)
 _QUOTED_CLOSE = re.compile(r"^[ \t]*>[ \t]*(?:\w+[ \t]*)?[:：][ \t]*$")
 _ATTRIBUTION_MAX = 320
 _HEADER_BLOCK_MAX = 20
@@ -186,6 +189,8 @@ def split_reply(text: str) -> ReplyText:
 
 def _split(text: str) -> ReplyText:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Lines of nothing but invisible marks (Gmail add-ons' "ᐧ" tracker) count as blank.
+    lines = ["" if _INVISIBLE_LINE.fullmatch(line) else line for line in lines]
     n = len(lines)
 
     header = _find_header(lines, 0)
@@ -340,9 +345,15 @@ def _attribution_len(lines: Sequence[str], i: int, look_ahead: bool = True) -> i
     signals = (_TIME, _YEAR, _ADDRESS, _SAID)
     if not first.startswith("<") and not any(signal.search(first) for signal in signals):
         return 0
+    # Some clients wrap "On <date> <name>" / "<mailto:…>" / "> wrote:" over blank lines.
+    wrapped = _ATTRIBUTION_START.match(first) is not None and _TIME.search(first) is not None
     joined = ""
-    for count in range(1, 4):
-        k = i + count - 1
+    k = i
+    skipped = 0
+    for count in range(1, 5 if wrapped else 4):
+        while wrapped and count > 1 and k < len(lines) and not lines[k].strip() and skipped < 2:
+            k += 1
+            skipped += 1
         if k >= len(lines) or not lines[k].strip():
             return 0
         # A quoted line may only continue an attribution as its closing ">:" (Gmail wrapping).
@@ -360,8 +371,9 @@ def _attribution_len(lines: Sequence[str], i: int, look_ahead: bool = True) -> i
         ):
             # The attribution starts on the next line; this one ends the new text.
             return 0
-        if _is_attribution(joined, lines, i + count):
-            return count
+        if _is_attribution(joined, lines, k + 1):
+            return k - i + 1
+        k += 1
     return 0
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger("delapost.smtp")
 _OWN_WORDS = {
     "552 Error: Too much mail data": str(replies.TOO_BIG),
     "552 Error: message size exceeds fixed maximum message size": str(replies.TOO_BIG),
+    "500 Line too long (see RFC5321 4.5.3.1.6)": str(replies.LINE_TOO_LONG),
 }
 
 
@@ -32,6 +33,7 @@ class GatewaySMTP(SMTP):
         self._connections = connections
         self._max_connections = max_connections
         self._counted: str | None = None
+        self._utf8_replies = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._counted is None:
@@ -40,7 +42,8 @@ class GatewaySMTP(SMTP):
             if self._connections[client] >= self._max_connections:
                 log.warning("too many connections from %s", client)
                 if isinstance(transport, asyncio.WriteTransport):
-                    transport.write(f"{replies.TOO_MANY_CONNECTIONS}\r\n".encode())
+                    line = replies.as_ascii(str(replies.TOO_MANY_CONNECTIONS))
+                    transport.write(f"{line}\r\n".encode("ascii"))
                 transport.close()
                 return
             self._connections[client] += 1
@@ -55,8 +58,17 @@ class GatewaySMTP(SMTP):
             self._counted = None
             super().connection_lost(error)
 
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(arg)
+        # Remembered for the whole transaction: aiosmtpd starts a new envelope before it
+        # sends the answer to DATA.
+        self._utf8_replies = bool(self.envelope is not None and self.envelope.smtp_utf8)
+
     async def push(self, status: str) -> None:  # type: ignore[override]  # we only push str
-        await super().push(_OWN_WORDS.get(status, status))
+        line = _OWN_WORDS.get(status, status)
+        if not self._utf8_replies:
+            line = replies.as_ascii(line)  # RFC 6531: UTF-8 replies only after MAIL … SMTPUTF8
+        await super().push(line)
 
 
 async def start(

@@ -29,7 +29,7 @@ class Gateway(Protocol):
 
 
 class Limits:
-    """Per-client limits: messages a minute and recipients a message."""
+    """Per-client limits: messages a minute (0: none) and recipients a message."""
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class Limits:
         recent = self._recent[client]
         while recent and recent[0] < now - 60:
             recent.popleft()
-        if len(recent) >= self.max_messages_per_minute:
+        if self.max_messages_per_minute and len(recent) >= self.max_messages_per_minute:
             return False
         recent.append(now)
         return True
@@ -97,6 +97,7 @@ class Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or b""
         if _BARE_LF.search(data):
+            log.info("DATA from %s refused: bare LF", _client(session))
             return str(replies.BARE_LF)
         if not envelope.rcpt_tos:
             return str(replies.NO_RECIPIENTS)
@@ -107,7 +108,13 @@ class Handler:
             peer=_client(session),
             received_at=self.now(),
         )
-        verdict = await self.gateway.deliver(inbound)
+        try:
+            verdict = await self.gateway.deliver(inbound)
+        except Exception:
+            # Caught here rather than in handle_exception, so that aiosmtpd also resets the
+            # transaction and the sender may go on with the next mail.
+            log.exception("DATA from %s failed", inbound.peer)
+            return str(replies.TRY_LATER)
         return str(verdict.reply)
 
     async def handle_exception(self, error: BaseException) -> str:

@@ -18,10 +18,11 @@ class Accept:
 
 @dataclass(frozen=True)
 class Hold:
-    """Stored, but waiting for a person (the sender's confirmation or an owner)."""
+    """Stored, but waiting for a person: the sender's confirmation (`ask_sender`) or an owner."""
 
     detail: str = ""
     reply: Reply = replies.OK
+    ask_sender: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 On SQLite the virtual table `post_search` holds each post's subject and new text as Snowball
 stems (rowid = post id); ORM events keep it current as posts arrive, so the mail gateway needs
-no change, and a trigger forgets deleted posts. On PostgreSQL a GIN index over
-`to_tsvector('swedish', subject || ' ' || new_text)` is current by itself. Both drop the same
+no change, and a trigger forgets deleted posts. On PostgreSQL the generated column
+`post.search_vector` = `to_tsvector('swedish', subject || ' ' || new_text)`, with a GIN index,
+is current by itself (stored, so ranking does not parse every matching post again). Neither is
+part of the models: migration 0002 makes them. Both drop the same
 Swedish stop words, so a query means the same thing on either database.
 """
 
@@ -21,42 +23,46 @@ import snowballstemmer
 from sqlalchemy import (
     Connection,
     Engine,
+    Float,
+    Integer,
     Select,
     bindparam,
+    column,
     event,
     func,
     inspect,
     literal_column,
     select,
+    table,
     text,
 )
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.post import Post, Tag, thread_tag
 from models.topic import Topic
 
 SEARCH_TABLE = "post_search"
+POSTGRES_COLUMN = "search_vector"
 POSTGRES_INDEX = "ix_post_search_swedish"
 # The FTS5 table and the shadow tables SQLite keeps for it; Alembic must leave them alone.
-SQLITE_OBJECTS = frozenset(
-    [SEARCH_TABLE, *(f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config"))]
-)
+_SHADOWS = ("data", "idx", "content", "docsize", "config")
+SQLITE_OBJECTS = frozenset([SEARCH_TABLE, *(f"{SEARCH_TABLE}_{part}" for part in _SHADOWS)])
 MAX_QUERY_TERMS = 16
 _INDEX_BATCH = 1000
 
 _WORD = re.compile(r"\w+")
 
 # Snowball's Swedish stop list, the one PostgreSQL's `swedish` configuration uses.
-STOP_WORDS = frozenset(
-    """
+_STOP_LIST = """
     och det att i en jag hon som han på den med var sig för så till är men ett om hade de av
     icke mig du henne då sin nu har inte hans honom skulle hennes där min man ej vid kunde något
     från ut när efter upp vi dem vara vad över än dig kan sina här ha mot alla under någon eller
     allt mycket sedan ju denna själv detta åt utan varit hur ingen mitt ni bli blev oss din dessa
     några deras blir mina samma vilken er sådan vår blivit dess inom mellan sådant varför varje
     vilka ditt vem vilket sitta sådana vart dina vars vårt våra ert era vilkas
-    """.split()
-)
+"""
+STOP_WORDS = frozenset(_STOP_LIST.split())
 
 # Snowball stemmers keep state while they work: one per thread.
 _local = threading.local()
@@ -176,35 +182,30 @@ def _count(session: Session, best: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(counted)) or 0
 
 
-def _sqlite_matches(terms: list[str]) -> Select[Any]:
+def _sqlite_matches(terms: list[str]) -> Select[int, int, float]:
+    index = table(SEARCH_TABLE, column("rowid", Integer))
     # Every term quoted: FTS5 then reads it as a word, never as AND/OR/NEAR or a column filter.
     expression = " ".join(f'"{term}"' for term in terms)
-    rank = literal_column(f"-bm25({SEARCH_TABLE})")
+    rank: ColumnElement[float] = literal_column(f"-bm25({SEARCH_TABLE})", Float)
     return (
         select(Post.id.label("post_id"), Post.thread_id.label("thread_id"), rank.label("rank"))
-        .select_from(text(SEARCH_TABLE))
-        .join(Post, Post.id == literal_column(f"{SEARCH_TABLE}.rowid"))
-        .where(text(f"{SEARCH_TABLE} MATCH :expression").bindparams(expression=expression))
+        .select_from(index)
+        .join(Post, Post.id == index.c.rowid)
+        .where(literal_column(SEARCH_TABLE).op("MATCH")(bindparam("match", expression)))
     )
 
 
-def _postgres_vector() -> Any:
-    # Spelled exactly as the index is (constants inline, not bound), so the planner uses it.
-    return func.to_tsvector(
-        literal_column("'swedish'::regconfig"), Post.subject + literal_column("' '") + Post.new_text
-    )
-
-
-def _postgres_matches(query: str) -> Select[Any]:
+def _postgres_matches(query: str) -> Select[int, int, float]:
     tsquery = func.plainto_tsquery(
         literal_column("'swedish'::regconfig"), bindparam("search_query", query)
     )
-    vector = _postgres_vector()
+    vector: ColumnElement[Any] = literal_column(f"post.{POSTGRES_COLUMN}")
     return (
         select(
             Post.id.label("post_id"),
             Post.thread_id.label("thread_id"),
-            func.ts_rank(vector, tsquery).label("rank"),
+            # Normalisation 1 (by the log of the length) ranks much like SQLite's bm25.
+            func.ts_rank(vector, tsquery, literal_column("1")).label("rank"),
         )
         .select_from(Post)
         .where(vector.op("@@")(tsquery))
@@ -295,5 +296,6 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         return name not in SQLITE_OBJECTS
     if type_ == "index":
         return name != POSTGRES_INDEX
+    if type_ == "column":
+        return not (name == POSTGRES_COLUMN and parent_names.get("table_name") == "post")
     return True
-

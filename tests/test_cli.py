@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.forum import write_settings
 
 COMMANDS = [
     [],
@@ -178,7 +181,10 @@ def test_a_bad_setting_stops_every_command_with_its_name(tmp_path: Path) -> None
 def test_dkim_keygen_prints_the_record_and_never_overwrites(tmp_path: Path) -> None:
     made = delapost(tmp_path, "dkim", "keygen")
     assert made.returncode == 0, made.stderr
-    assert 'delapost._domainkey.forum.localhost. IN TXT "v=DKIM1; k=rsa; p=' in made.stdout
+    assert "at delapost._domainkey.forum.localhost:\n  v=DKIM1; k=rsa; p=" in made.stdout
+    zone_line = made.stdout.strip().splitlines()[-1]
+    assert zone_line.startswith('delapost._domainkey.forum.localhost. IN TXT ( "v=DKIM1; k=rsa; p=')
+    assert all(len(part) <= 255 for part in zone_line.split('"')[1::2])
     assert (tmp_path / "dkim.key").stat().st_mode & 0o777 == 0o600
     assert_one_line_error(delapost(tmp_path, "dkim", "keygen"), "exists already")
 
@@ -255,3 +261,16 @@ def test_member_import_moves_a_list_over_and_is_harmless_to_repeat(
     assert partial.returncode == 0
     assert "1 added, 0 changed, 0 unchanged, 3 refused" in partial.stdout
     assert "Traceback" not in partial.stderr
+
+
+@pytest.mark.parametrize("which", ["smtp_listen", "http_listen"])
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path, which: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write_settings(tmp_path, **{which: f"127.0.0.1:{port}"})
+        assert delapost(tmp_path, "init").returncode == 0
+        result = delapost(tmp_path, "serve")
+    assert_one_line_error(result, str(port))
+    assert "in use" in result.stderr

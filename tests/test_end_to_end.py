@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from delapost.serve import Forum
 from delapost.settings import Settings
-from models import Post, Thread
+from models import Member, Post, Subscription, Thread
 from tests.support.dns_server import DnsServer
 from tests.support.forum import cli, running_forum, write_settings
 
@@ -145,6 +145,29 @@ def test_a_post_and_a_reply_reach_members_and_the_archive(
     assert str(anna_copy["From"]).startswith('"Erik Nilsson (Göteborgs Stad) via Offentliga')
     assert anna_copy["In-Reply-To"] == "<fraga-1@molndal.se>"
     assert by_recipient
+
+    # One-click unsubscribe (RFC 8058) from the link in Anna's own copy: a link scanner's GET
+    # changes nothing, the mail program's POST ends the subscription at once.
+    link = str(anna_copy["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
+    assert link.startswith(settings.base_url + "/u/")
+    assert anna_copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with httpx.Client(timeout=10) as web:
+        assert web.get(link).status_code == 200
+        assert subscribed(running, "anna.andersson@molndal.se")
+        answer = web.post(link, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200
+        assert not subscribed(running, "anna.andersson@molndal.se")
+        assert subscribed(running, "erik.nilsson@goteborg.se")
+
+
+def subscribed(forum: Forum, address: str) -> bool:
+    with forum.factory() as session:
+        ended = session.scalar(
+            select(Subscription.ended_at)
+            .join(Member, Member.id == Subscription.member_id)
+            .where(Member.email == address)
+        )
+    return ended is None
 
 
 def wait_for_copies(settings: Settings, count: int) -> list[EmailMessage]:

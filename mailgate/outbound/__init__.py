@@ -1,6 +1,6 @@
 """Outgoing mail: composing copies, DKIM signing, and the worker that sends the outbox."""
 
-from mailgate.outbound.compose import ListContext, compose_copy
+from mailgate.outbound.compose import AttachmentFile, CopyTemplate, ListContext, compose_copy
 from mailgate.outbound.dkim_sign import DkimSigner, load_signer
 from mailgate.outbound.transport import (
     EmlDirectory,
@@ -12,6 +12,8 @@ from mailgate.outbound.transport import (
 from mailgate.outbound.worker import OutboxWorker
 
 __all__ = [
+    "AttachmentFile",
+    "CopyTemplate",
     "DkimSigner",
     "EmlDirectory",
     "ListContext",

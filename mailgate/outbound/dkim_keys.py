@@ -53,3 +53,9 @@ def dns_record(private_key_pem: bytes) -> str:
         format=serialization.PublicFormat.SubjectPublicKeyInfo,
     )
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii")
+
+
+def zone_file_line(name: str, record: str) -> str:
+    """The record as a zone-file line; a character-string holds at most 255 octets (RFC 1035)."""
+    chunks = [record[i : i + 255] for i in range(0, len(record), 255)] or [""]
+    return f"{name.rstrip('.')}. IN TXT ( " + " ".join(f'"{c}"' for c in chunks) + " )"

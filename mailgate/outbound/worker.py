@@ -11,7 +11,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.policy import SMTP
 from typing import Any
 
 from sqlalchemy import Update, select, update
@@ -20,17 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailgate import addresses
 from mailgate.addresses import Kind
-from mailgate.outbound.compose import ListContext, compose_copy
+from mailgate.outbound.compose import ListContext
+from mailgate.outbound.copies import CopyMaker
 from mailgate.outbound.dkim_sign import DkimSigner
 from mailgate.outbound.transport import PermanentFailure, TemporaryFailure, Transport
 from models import (
-    Attachment,
-    Blob,
+    DigestRun,
     Member,
     Outbox,
     OutboxKind,
     OutboxStatus,
-    Post,
     Subscription,
     Topic,
     utcnow,
@@ -52,8 +50,9 @@ GIVE_UP_AFTER = timedelta(days=5)
 # after its claim, so every send (bounded by the transport's timeouts) ends inside the lease.
 LEASE = timedelta(minutes=15)
 START_WITHIN = 300.0  # seconds
-_SENDABLE = (OutboxKind.COPY, OutboxKind.NOTICE)  # digests get their own composer later
+_SENDABLE = (OutboxKind.COPY, OutboxKind.NOTICE, OutboxKind.DIGEST)
 _RECORD_TRIES = 3
+_CHUNK = 16
 
 
 class _Result(enum.Enum):
@@ -70,6 +69,7 @@ class _Claim:
     created_at: datetime
     claimed_at: datetime
     lease: datetime
+    kind: OutboxKind
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,11 @@ class _Ready:
     message: bytes  # signed when there is a signer
 
 
+_Prepared = _Ready | tuple[_Result, str] | None
+
+
 class OutboxWorker:
-    """Sends what the forum queued: post copies and notices, with retries and no repeats."""
+    """Sends what the forum queued: copies, digests and notices, with retries and no repeats."""
 
     def __init__(
         self,
@@ -101,6 +104,7 @@ class OutboxWorker:
         self._batch = batch
         self._concurrency = max(1, concurrency)
         self._stop: asyncio.Event | None = None
+        self._copies = CopyMaker(lc)
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Send what is due until `stop` is set; a failed round is logged and tried again."""
@@ -127,32 +131,36 @@ class OutboxWorker:
         started = time.monotonic()
         waiting = deque(claims)
         handled = [0]
+        # Each lane composes a few rows in one database session, then sends them one by one.
+        chunk = max(1, min(_CHUNK, len(claims) // self._concurrency))
 
         async def lane() -> None:
             while waiting:
-                stopping = self._stop is not None and self._stop.is_set()
-                if stopping or time.monotonic() - started > START_WITHIN:
-                    left = list(waiting)
-                    waiting.clear()
-                    await asyncio.to_thread(self._release, left)
-                    return
-                await self._handle(waiting.popleft())
-                handled[0] += 1
+                taken = [waiting.popleft() for _ in range(min(chunk, len(waiting)))]
+                ready = await self._prepare_all(taken)
+                for index, claim in enumerate(taken):
+                    stopping = self._stop is not None and self._stop.is_set()
+                    if stopping or time.monotonic() - started > START_WITHIN:
+                        left = taken[index:] + list(waiting)
+                        waiting.clear()
+                        await asyncio.to_thread(self._release, left)
+                        return
+                    await self._handle(claim, ready[claim.id])
+                    handled[0] += 1
 
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self._concurrency, len(claims))):
                 group.create_task(lane())
         return handled[0]
 
-    async def _handle(self, claim: _Claim) -> None:
+    async def _prepare_all(self, claims: list[_Claim]) -> dict[int, _Prepared]:
         try:
-            ready = await asyncio.to_thread(self._prepare, claim.id)
+            return await asyncio.to_thread(self._prepare, [claim.id for claim in claims])
         except SQLAlchemyError as exc:
-            log.warning("outbox #%d: database error while composing: %s", claim.id, exc)
-            ready = (_Result.RETRY, f"database error while composing: {exc}")
-        except Exception as exc:
-            log.exception("outbox #%d could not be composed", claim.id)
-            ready = (_Result.FAILED, f"could not be composed: {exc!r}")
+            log.warning("outbox: database error while composing %d rows: %s", len(claims), exc)
+            return {c.id: (_Result.RETRY, f"database error while composing: {exc}") for c in claims}
+
+    async def _handle(self, claim: _Claim, ready: _Prepared) -> None:
         if ready is None:
             return
         if isinstance(ready, tuple):
@@ -204,11 +212,13 @@ class OutboxWorker:
             update(Outbox)
             .where(Outbox.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=lease)
-            .returning(Outbox.id, Outbox.attempts, Outbox.created_at)
+            .returning(Outbox.id, Outbox.attempts, Outbox.created_at, Outbox.kind)
         )
         with unit_of_work(self._factory) as session:
             rows = session.connection().execute(claim).all()
-        claims = [_Claim(row.id, row.attempts, row.created_at, now, lease) for row in rows]
+        claims = [
+            _Claim(row.id, row.attempts, row.created_at, now, lease, row.kind) for row in rows
+        ]
         return sorted(claims, key=lambda c: (c.created_at, c.id))
 
     def _release(self, claims: list[_Claim]) -> None:
@@ -218,41 +228,54 @@ class OutboxWorker:
                     _if_still_ours(claim).values(next_attempt_at=claim.claimed_at)
                 )
 
-    def _prepare(self, outbox_id: int) -> _Ready | tuple[_Result, str] | None:
-        """The envelope and signed bytes of a row, a reason not to send it, or None if gone."""
+    def _prepare(self, outbox_ids: list[int]) -> dict[int, _Prepared]:
+        """For each row, in one session: the envelope and signed bytes, or why not to send it.
+
+        None stands for a row that is gone; a row that cannot be composed fails alone.
+        """
+        prepared: dict[int, _Prepared] = dict.fromkeys(outbox_ids)
         with unit_of_work(self._factory) as session:
-            row = session.get(Outbox, outbox_id)
-            if row is None:
-                return None
-            if row.kind is OutboxKind.NOTICE:
-                if not row.recipient or row.message is None:
-                    return _Result.SKIPPED, "a notice without a recipient or a message"
-                return _Ready(row.envelope_from, row.recipient, self._sign(row.message))
-            return self._copy(session, row)
+            for row in session.scalars(select(Outbox).where(Outbox.id.in_(outbox_ids))):
+                try:
+                    prepared[row.id] = self._prepare_row(session, row)
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:
+                    log.exception("outbox #%d could not be composed", row.id)
+                    prepared[row.id] = (_Result.FAILED, f"could not be composed: {exc!r}")
+        return prepared
+
+    def _prepare_row(self, session: Session, row: Outbox) -> _Ready | tuple[_Result, str]:
+        if row.kind is OutboxKind.NOTICE:
+            if not row.recipient or row.message is None:
+                return _Result.SKIPPED, "a notice without a recipient or a message"
+            return _Ready(row.envelope_from, row.recipient, self._sign(row.message))
+        if row.kind is OutboxKind.DIGEST:
+            return self._digest(session, row)
+        return self._copy(session, row)
+
+    def _digest(self, session: Session, row: Outbox) -> _Ready | tuple[_Result, str]:
+        """A member's copy of a digest: built when the run was queued, sent like a copy."""
+        run = session.get(DigestRun, row.digest_run_id) if row.digest_run_id is not None else None
+        member = session.get(Member, row.member_id) if row.member_id is not None else None
+        topic = session.get(Topic, run.topic_id) if run is not None else None
+        if run is None or member is None or topic is None:
+            return _Result.SKIPPED, "the digest run or the member no longer exists"
+        if not row.recipient or row.message is None:
+            return _Result.SKIPPED, "a digest copy without a recipient or a message"
+        reason = _why_not_deliver(session, member, topic)
+        if reason is not None:
+            return _Result.SKIPPED, reason
+        bounces = addresses.make(
+            Kind.BOUNCES, topic.slug, self._lc.list_domain, addresses.verp_encode(row.recipient)
+        )
+        return _Ready(bounces, row.recipient, self._sign(row.message))
 
     def _copy(self, session: Session, row: Outbox) -> _Ready | tuple[_Result, str]:
-        post = session.get(Post, row.post_id) if row.post_id is not None else None
-        member = session.get(Member, row.member_id) if row.member_id is not None else None
-        topic = session.get(Topic, post.topic_id) if post is not None else None
-        if post is None or member is None or topic is None:
-            return _Result.SKIPPED, "the post or the member no longer exists"
-        reason = _why_not_deliver(session, member, topic)
-        if reason is not None or member.email is None:
-            return _Result.SKIPPED, reason or "the member has no address any more"
-        attachments = [
-            (filename, content_type, data)
-            for filename, content_type, data in session.execute(
-                select(Attachment.filename, Attachment.content_type, Blob.data)
-                .join(Blob, Blob.sha256 == Attachment.blob_sha256)
-                .where(Attachment.post_id == post.id)
-                .order_by(Attachment.id)
-            )
-        ]
-        message = compose_copy(post, topic, member, self._lc, attachments=attachments)
-        bounces = addresses.make(
-            Kind.BOUNCES, topic.slug, self._lc.list_domain, addresses.verp_encode(member.email)
-        )
-        return _Ready(bounces, member.email, self._sign(message.as_bytes(policy=SMTP)))
+        copy = self._copies.make(session, row)
+        if isinstance(copy, str):
+            return _Result.SKIPPED, copy
+        return _Ready(copy.envelope_from, copy.recipient, self._sign(copy.message))
 
     def _sign(self, message: bytes) -> bytes:
         return self._signer.sign(message) if self._signer is not None else message
@@ -262,7 +285,11 @@ class OutboxWorker:
         attempts = claim.attempts + 1
         values: dict[str, Any]
         if result is _Result.SENT:
+            # A digest copy's bytes (tens of kB, for every member of a big topic) are of no use
+            # once sent; the row itself stays as the record that this member got this run.
             values = {"status": OutboxStatus.SENT, "sent_at": now, "attempts": attempts}
+            if claim.kind is OutboxKind.DIGEST:
+                values["message"] = None
         elif result is _Result.SKIPPED:
             values = {"status": OutboxStatus.FAILED, "last_error": error}
         elif result is _Result.FAILED:

@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-import logging
-
 from mailgate import replies
-from mailgate.authenticate import authenticate
+from mailgate.authenticate import AuthResult, authenticate
+from mailgate.config import GatewayConfig
 from mailgate.context import MailContext
+from mailgate.parse import ParsedMessage
 from mailgate.verdict import Reject, Verdict
 from models.registry import domain_of
 
-log = logging.getLogger("delapost.pipeline")
+
+def prove_sender(config: GatewayConfig, data: bytes, parsed: ParsedMessage) -> AuthResult:
+    """Whether the From domain of this mail is proven; DNS is asked, the database is not."""
+    if config.dns_txt is None:
+        return AuthResult(False, True, "no DNS resolver configured")
+    from_address = parsed.from_address
+    return authenticate(
+        data,
+        domain_of(from_address) if from_address else None,
+        dns_txt=config.dns_txt,
+        trusted_authserv_ids=config.trusted_authserv_ids,
+        own_authserv_id=config.authserv_id,
+    )
 
 
 def authenticate_sender(ctx: MailContext) -> Verdict | None:
     if ctx.config.sender_auth == "none":
         ctx.note("authenticate", "skipped: sender_auth = none trusts the From header")
         return None
-    if ctx.config.dns_txt is None:
-        # Refuse rather than accept unverified mail when no resolver is configured.
-        ctx.note("authenticate", "no DNS resolver configured")
-        return Reject(replies.TRY_LATER, "no DNS resolver configured")
-    from_address = ctx.parsed.from_address
-    result = authenticate(
-        ctx.inbound.data,
-        domain_of(from_address) if from_address else None,
-        dns_txt=ctx.config.dns_txt,
-        trusted_authserv_ids=ctx.config.trusted_authserv_ids,
-        own_authserv_id=ctx.config.authserv_id,
-    )
+    if not ctx.parsed.from_address:
+        ctx.note("authenticate", "no From address")
+        return Reject(replies.NO_FROM, "no From address")
+    result = ctx.proof or prove_sender(ctx.config, ctx.inbound.data, ctx.parsed)
     ctx.note("authenticate", result.reason)
     if result.passed:
         return None
     if result.temporary:
-        return Reject(replies.DNS_TRY_LATER, result.reason)
+        reply = replies.TRY_LATER if ctx.config.dns_txt is None else replies.DNS_TRY_LATER
+        return Reject(reply, result.reason)
     return Reject(replies.NOT_AUTHENTICATED, result.reason)

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from mailgate.context import MailContext
 from mailgate.verdict import Accept, Verdict
 from models import FollowState, Member, Mode, Outbox, OutboxKind, Subscription, ThreadFollow
 
+# Built once: members in mode each, plus digest readers who follow the thread, minus the muted.
+_RECIPIENTS = (
+    select(Subscription.member_id, Subscription.mode, ThreadFollow.state)
+    .join(Member, Member.id == Subscription.member_id)
+    .outerjoin(
+        ThreadFollow,
+        (ThreadFollow.member_id == Subscription.member_id)
+        & (ThreadFollow.thread_id == bindparam("thread_id")),
+    )
+    .where(
+        Subscription.topic_id == bindparam("topic_id"),
+        Subscription.ended_at.is_(None),
+        Member.email.is_not(None),
+        Member.delivery_disabled_at.is_(None),
+    )
+)
+
 
 def recipients_of(ctx: MailContext) -> list[int]:
     """Members in mode `each`, plus digest readers who follow the thread, minus the muted."""
     assert ctx.topic is not None and ctx.thread is not None
-    session = ctx.session
-    active = (
-        select(Subscription.member_id, Subscription.mode)
-        .join(Member, Member.id == Subscription.member_id)
-        .where(
-            Subscription.topic_id == ctx.topic.id,
-            Subscription.ended_at.is_(None),
-            Member.email.is_not(None),
-            Member.delivery_disabled_at.is_(None),
-        )
-    )
-    modes = dict(session.execute(active).all())
-    follows = dict(
-        session.execute(
-            select(ThreadFollow.member_id, ThreadFollow.state).where(
-                ThreadFollow.thread_id == ctx.thread.id
-            )
-        ).all()
+    ctx.session.flush()
+    rows = (
+        ctx.session.connection()
+        .execute(_RECIPIENTS, {"thread_id": ctx.thread.id, "topic_id": ctx.topic.id})
+        .all()
     )
     author = ctx.member.id if ctx.member else None
     chosen = []
-    for member_id, mode in modes.items():
-        state = follows.get(member_id)
+    for member_id, mode, state in rows:
         if member_id == author or state is FollowState.MUTE or mode is Mode.NONE:
             continue
         if mode is Mode.EACH or state is FollowState.FOLLOW:

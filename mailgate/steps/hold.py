@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from sqlalchemy import select
 
-from mailgate import addresses
-from mailgate.addresses import Kind
 from mailgate.context import MailContext
-from mailgate.notices import compose, enqueue_notice
+from mailgate.steps.confirmation import ask_to_confirm
 from mailgate.steps.store import store_raw
 from mailgate.verdict import Hold, Verdict
-from models import Confirmation, ConfirmationKind, HeldPost
-from models.tokens import new_token, token_hash
+from models import ConfirmationKind, HeldPost, HeldStatus, RawMessage
 
-CONFIRMATION_LIFETIME = timedelta(days=7)
-
+_CONFIRM_SUBJECT = "Bekräfta ditt inlägg i {topic} / Confirm your post"
 _CONFIRM_BODY = """\
 Hej!
 
@@ -34,56 +30,49 @@ publish your post. The link works for 7 days. If it was not you, ignore this.
 """
 
 
-def hold_post(ctx: MailContext, reason: str) -> Verdict:
+def already_held(ctx: MailContext) -> int | None:
+    """The held post this very mail (same Message-ID, same topic) already waits as, if any."""
+    assert ctx.topic is not None
+    return ctx.session.scalar(
+        select(HeldPost.id)
+        .join(RawMessage, RawMessage.id == HeldPost.raw_message_id)
+        .where(
+            HeldPost.topic_id == ctx.topic.id,
+            HeldPost.status == HeldStatus.HELD,
+            RawMessage.message_id == ctx.message_id,
+        )
+        .limit(1)
+    )
+
+
+def hold_post(ctx: MailContext, verdict: Hold) -> Verdict:
     """Store the raw mail as held; a first post also sends the sender one confirmation."""
     assert ctx.topic is not None
-    raw = store_raw(ctx)
+    existing = already_held(ctx)
+    if existing is not None:
+        # The sender's server retried after a lost 250: keep one copy and ask only once.
+        ctx.note("hold", f"already held as #{existing}")
+        return Hold(verdict.detail)
     held = HeldPost(
         topic_id=ctx.topic.id,
-        raw_message_id=raw.id,
+        raw_message_id=store_raw(ctx),
         sender=ctx.parsed.from_address,
-        reason=reason,
+        reason=verdict.detail,
         created_at=ctx.inbound.received_at,
     )
     ctx.session.add(held)
     ctx.session.flush()
+    ctx.note("hold", f"held post #{held.id}: {verdict.detail}")
     sender = ctx.parsed.from_address
-    unconfirmed = ctx.member is None or ctx.member.confirmed_at is None
-    if unconfirmed and sender and ctx.organization is not None:
-        _ask_to_confirm(ctx, held, sender)
-    ctx.note("hold", f"held post #{held.id}: {reason}")
-    return Hold(reason)
-
-
-def _ask_to_confirm(ctx: MailContext, held: HeldPost, sender: str) -> None:
-    assert ctx.topic is not None
-    now = ctx.config.clock()
-    token = new_token()
-    ctx.session.add(
-        Confirmation(
-            token_hash=token_hash(token),
+    if verdict.ask_sender and sender:
+        asked = ask_to_confirm(
+            ctx,
             kind=ConfirmationKind.POST,
-            email=sender,
-            name=ctx.parsed.from_name,
-            topic_id=ctx.topic.id,
+            address=sender,
+            subject=_CONFIRM_SUBJECT.format(topic=ctx.topic.name),
+            body=_CONFIRM_BODY,
             held_post_id=held.id,
-            created_at=now,
-            expires_at=now + CONFIRMATION_LIFETIME,
         )
-    )
-    domain = ctx.config.list_domain
-    confirm_address = addresses.make(Kind.CONFIRM, ctx.topic.slug, domain, token)
-    message = compose(
-        to=sender,
-        from_name=ctx.topic.name,
-        from_address=addresses.make(Kind.REQUEST, ctx.topic.slug, domain),
-        subject=f"Bekräfta ditt inlägg i {ctx.topic.name} / Confirm your post",
-        body=_CONFIRM_BODY.format(
-            topic=ctx.topic.name, url=f"{ctx.config.base_url.rstrip('/')}/confirm/{token}"
-        ),
-        list_domain=domain,
-        now=now,
-        reply_to=confirm_address,
-    )
-    if not enqueue_notice(ctx.session, to=sender, kind="confirm", message=message, now=now):
-        ctx.note("hold", "confirmation already sent today; not sending another")
+        # Confirming publishes every post held from this sender, so one request a day is enough.
+        ctx.note("hold", "confirmation request queued" if asked else "asked less than a day ago")
+    return Hold(verdict.detail)

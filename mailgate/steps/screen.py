@@ -18,3 +18,9 @@ def screen_automail(ctx: MailContext) -> Verdict | None:
     if kind is screen.Automail.LOOKS_AUTOMATIC:
         return Hold(f"looks like an auto-reply: {reason}")
     return Drop(f"{kind.value}: {reason}")
+
+
+def drop_automail(ctx: MailContext) -> Verdict | None:
+    """For command addresses: what even looks automatic is dropped, never acted on or answered."""
+    verdict = screen_automail(ctx)
+    return Drop(verdict.detail) if isinstance(verdict, Hold) else verdict

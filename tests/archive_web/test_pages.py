@@ -60,13 +60,15 @@ def test_a_topic_lists_threads_by_newest_activity(archive: httpx.Client) -> None
     items = page.split('<li class="thread">')[1:]
     assert "Obesvarad" in items[0] and "svar<" not in items[0]
     assert "2 svar" in items[1] and "Obesvarad" not in items[1]
-    assert "Startad av Åsa Öberg, Växjö kommun" in items[1]
-    assert "#skolmat" in items[1] and "#ekologiskt" in items[1]
+    # The organisation leads to what its colleagues wrote; tags lead across topics.
+    assert 'Startad av Åsa Öberg, <a href="/orgs/vaxjo-kommun">Växjö kommun</a>' in items[1]
+    assert '<a href="/tags/skolmat">#skolmat</a>' in items[1]
+    assert '<a href="/tags/ekologiskt">#ekologiskt</a>' in items[1]
     # The date of the newest post, in Swedish and in Stockholm time (CET in November).
     assert "22 november 2026 kl. 08:45" in items[1]
     assert "2026-11-22T08:45+01:00" in outline.times
     # A member without a name is shown by the part before the @ only.
-    assert "Startad av kerstin.ek, Mölndals stad" in items[2]
+    assert 'Startad av kerstin.ek, <a href="/orgs/molndals-stad">Mölndals stad</a>' in items[2]
     assert "Lokalförsörjning" not in "".join(items)
     assert "Sida 1 av" not in page
 
@@ -81,7 +83,10 @@ def test_a_thread_shows_its_posts_in_order_with_quotes_folded(
     assert "<h1>Ekologisk gröt i förskolan</h1>" in page
     first, second, third = sample.porridge_posts
     assert [f"p{n}" for n in sample.porridge_posts] == [i for i in outline.ids if i[1:].isdigit()]
-    authors = re.findall(r'<h2 id="p\d+-av">([^<]*)<span class="org">, ([^<]*)</span>', page)
+    authors = re.findall(
+        r'<h2 id="p\d+-av">([^<]*)<span class="org">, <a href="/orgs/[a-z-]+">([^<]*)</a></span>',
+        page,
+    )
     assert authors == [
         ("Åsa Öberg", "Växjö kommun"),
         ("Anna Lindqvist", "Mölndals stad"),
@@ -119,6 +124,12 @@ def test_a_thread_shows_its_posts_in_order_with_quotes_folded(
     assert SIGNATURE.splitlines()[2] in folded[1][2]
     assert page.count("<details") == 2  # the posts without quotes fold nothing
 
-    assert 'Meny vecka 47.pdf <span class="meta">(application/pdf, 1,5 kB)</span>' in page
+    attachment = re.search(
+        r'<li><a href="(/attachments/\d+/Meny%20vecka%2047\.pdf)" download>Meny vecka 47\.pdf</a> '
+        r'<span class="meta">\(PDF, 1,5 kB, hämtad 0 gånger\)</span></li>',
+        page,
+    )
+    assert attachment is not None
+    assert archive.get(attachment.group(1)).content == b"%PDF" * 384
     assert f'<h3 id="p{second}-bilagor">Bilagor</h3>' in page
     assert first < second < third

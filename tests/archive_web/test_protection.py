@@ -7,8 +7,10 @@ from pathlib import Path
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker
+from models import Post
+from models.db import make_engine, make_sessionmaker, unit_of_work
 from tests.archive_web.conftest import MEMBER_EMAILS, Sample, browse
+from tests.archive_web.page_check import check_structure
 from tests.conftest import Clock
 
 
@@ -23,12 +25,25 @@ def _pages(sample: Sample) -> list[str]:
         f"/lokaler/t/{sample.cleaning}",
         "/tillganglighet",
         "/finns-inte/",
+        "/search?q=gr%C3%B6t+kvarn+ring",
+        "/search?q=hej&topic=kost",
+        "/tags/skolmat",
+        "/orgs/molndals-stad",
+        "/orgs/vaxjo-kommun",
+        "/orgs/goteborgs-stad",
+        "/u/inte-en-token",
+        "/confirm/inte-en-token",
     ]
+
+
+def _files(sample: Sample) -> list[str]:
+    return ["/kost/atom.xml", "/lokaler/atom.xml", f"/kost/t/{sample.porridge}.mbox"]
 
 
 def test_no_member_address_appears_on_any_page(archive: httpx.Client, sample: Sample) -> None:
     for path in _pages(sample):
         page = archive.get(path).text
+        check_structure(page)
         for address in MEMBER_EMAILS:
             assert address not in page, (path, address)
         for domain in ("@vaxjo.se", "@molndal.se", "@goteborg.se"):
@@ -37,11 +52,28 @@ def test_no_member_address_appears_on_any_page(archive: httpx.Client, sample: Sa
     assert "eller mejla anna@…." in thread  # in the text, the signature and the quote
     assert thread.count("anna@…") == 2
     assert "&lt;asa.oberg@…&gt;" in thread
+    # The signature's phone number too; the dates around it stay.
+    assert "031-123 45 67" not in thread and "[telefonnummer dolt]" in thread
+    assert "den 20 november 2026 10:12" in thread
+
+
+def test_html_from_mail_is_never_shown(
+    factory: sessionmaker[Session], clock: Clock, sample: Sample
+) -> None:
+    with unit_of_work(factory) as session:
+        post = session.get(Post, sample.porridge_posts[0])
+        assert post is not None
+        post.html = '<p onclick="steal()">Hej <img src="https://tracker.example/x.gif"></p>'
+    with browse(factory, clock) as archive:
+        page = archive.get(f"/kost/t/{sample.porridge}").text
+    assert "Hej alla!" in page  # the text part is what is shown
+    assert "onclick" not in page and "tracker.example" not in page
 
 
 def test_every_response_carries_the_security_headers(archive: httpx.Client, sample: Sample) -> None:
     paths = [
         *_pages(sample),
+        *_files(sample),
         "/static/style.css",
         "/robots.txt",
         "/m/asa%2F1%2Bgrot@vaxjo.se",
@@ -70,9 +102,15 @@ def test_robots_stay_out_unless_indexing_is_chosen(
     assert '<meta name="robots" content="noindex">' in archive.get("/").text
 
     with browse(factory, clock, robots_index=True) as indexed:
-        assert indexed.get("/robots.txt").text == "User-agent: *\nDisallow:\n"
+        assert indexed.get("/robots.txt").text == (
+            "User-agent: *\nDisallow: /search\nDisallow: /u/\nDisallow: /confirm/\n"
+            "Disallow: /healthz\nDisallow: /metrics\n"
+        )
         assert 'name="robots"' not in indexed.get("/").text
         assert 'name="robots"' not in indexed.get("/kost/").text
+        assert "x-robots-tag" not in indexed.get("/kost/atom.xml").headers
+        # Search results are never for search engines.
+        assert '<meta name="robots" content="noindex">' in indexed.get("/search?q=gröt").text
 
 
 def test_a_base_url_with_a_path_and_another_time_zone(

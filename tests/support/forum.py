@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from delapost.cli import main as delapost_main
+from delapost.database import NotReady
 from delapost.serve import Forum, serve
 from delapost.settings import Settings, load
 
@@ -41,8 +42,40 @@ def cli(config: Path, *args: str) -> None:
     assert delapost_main(["--config", str(config), *args]) == 0
 
 
+def _move_to_new_ports(config: Path) -> None:
+    """Give the forum other free ports: another process took one between choosing and binding."""
+    http_port = free_port()
+    fresh = {
+        "smtp_listen": f"127.0.0.1:{free_port()}",
+        "http_listen": f"127.0.0.1:{http_port}",
+        "base_url": f"http://127.0.0.1:{http_port}",
+    }
+    lines = []
+    for line in config.read_text("utf-8").splitlines():
+        key = line.split("=", 1)[0].strip()
+        lines.append(f'{key} = "{fresh[key]}"' if key in fresh else line)
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+
+
 @contextmanager
-def running_forum(config: Path) -> Iterator[tuple[Forum, Settings]]:
+def running_forum(config: Path, attempts: int = 3) -> Iterator[tuple[Forum, Settings]]:
+    for attempt in range(attempts):
+        try:
+            started = _start(config)
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            _move_to_new_ports(config)
+            continue
+        break
+    forum, settings, stop_forum = started
+    try:
+        yield forum, settings
+    finally:
+        stop_forum()
+
+
+def _start(config: Path) -> tuple[Forum, Settings, Callable[[], None]]:
     settings = load(config, environ={})
     ready = threading.Event()
     forums: list[Forum] = []
@@ -67,11 +100,16 @@ def running_forum(config: Path) -> Iterator[tuple[Forum, Settings]]:
     thread.start()
     assert ready.wait(30), "the forum did not start"
     if failures:
-        raise failures[0]
-    try:
-        yield forums[0], settings
-    finally:
+        thread.join(30)
+        failure = failures[0]
+        if isinstance(failure, NotReady) and "cannot listen" in str(failure):
+            raise OSError(str(failure))
+        raise failure
+
+    def stop_forum() -> None:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         assert not thread.is_alive(), "the forum did not stop"
         assert not failures, failures
+
+    return forums[0], settings, stop_forum

@@ -36,8 +36,10 @@ class Queued:
     rows: dict[str, int]
 
 
-def add_topic(session: Session, now: datetime, slug: str = "kost") -> Topic:
-    topic = Topic(slug=slug, name="Kost och måltider", created_at=now)
+def add_topic(
+    session: Session, now: datetime, slug: str = "kost", name: str = "Kost och måltider"
+) -> Topic:
+    topic = Topic(slug=slug, name=name, created_at=now)
     session.add(topic)
     session.flush()
     return topic
@@ -109,6 +111,30 @@ def add_post(
             )
         )
     session.flush()
+    return post
+
+
+def add_reply(session: Session, parent: Post, author: Member, now: datetime, text: str) -> Post:
+    """A reply in the parent's thread, with a Message-ID from the author's own domain."""
+    thread = parent.thread
+    thread.post_count += 1
+    thread.last_post_at = now
+    assert author.email is not None
+    post = Post(
+        topic_id=parent.topic_id,
+        thread_id=thread.id,
+        parent_id=parent.id,
+        member_id=author.id,
+        organization_id=author.organization_id,
+        message_id=f"svar-{thread.post_count}@{author.email.rpartition('@')[2]}",
+        subject=thread.subject,
+        full_text=text,
+        new_text=text,
+        created_at=now,
+    )
+    session.add(post)
+    session.flush()
+    session.refresh(thread)
     return post
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dkim
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailgate import notices
@@ -391,12 +391,19 @@ def test_eml_directory_keeps_the_exact_signed_bytes(
     assert recipients == {email for _, email in READERS}
 
 
-def test_digest_rows_wait_for_their_composer(factory: sessionmaker[Session], clock: Clock) -> None:
-    queued = post_with_copies(factory, clock, readers=READERS[:1])
+def test_digest_copies_go_out_as_built_from_the_bounce_address_unless_the_member_left(
+    factory: sessionmaker[Session], clock: Clock
+) -> None:
+    queued = post_with_copies(factory, clock, readers=READERS[:2])
     with unit_of_work(factory) as session:
-        member_id = session.scalars(
-            select(Outbox.member_id).where(Outbox.id.in_(queued.rows.values()))
-        ).one()
+        members = {
+            member.email: member
+            for member in session.scalars(
+                select(Member)
+                .join(Outbox, Outbox.member_id == Member.id)
+                .where(Outbox.id.in_(queued.rows.values()))
+            )
+        }
         run = DigestRun(
             topic_id=session.scalars(select(Topic.id)).one(),
             period="weekly",
@@ -406,21 +413,38 @@ def test_digest_rows_wait_for_their_composer(factory: sessionmaker[Session], clo
         )
         session.add(run)
         session.flush()
-        session.add(
-            Outbox(
-                kind=OutboxKind.DIGEST,
-                digest_run_id=run.id,
-                member_id=member_id,
-                created_at=clock(),
-                next_attempt_at=clock(),
+        for email, member in members.items():
+            session.add(
+                Outbox(
+                    kind=OutboxKind.DIGEST,
+                    digest_run_id=run.id,
+                    member_id=member.id,
+                    recipient=email,
+                    message=f"To: {email}\r\nSubject: Sammanfattning\r\n\r\nHej\r\n".encode(),
+                    created_at=clock(),
+                    next_attempt_at=clock(),
+                )
             )
+        stays, leaves = READERS[0][1], READERS[1][1]
+        session.execute(
+            update(Subscription)
+            .where(Subscription.member_id == members[leaves].id)
+            .values(ended_at=clock())
         )
+        session.execute(delete(Outbox).where(Outbox.kind == OutboxKind.COPY))
 
     with SmtpSink() as sink:
-        assert asyncio.run(run_once(factory, clock, sink)) == 1
+        assert asyncio.run(run_once(factory, clock, sink)) == 2
 
-    statuses = {row.kind: row.status for row in outbox(factory).values()}
-    assert statuses == {OutboxKind.COPY: OutboxStatus.SENT, OutboxKind.DIGEST: OutboxStatus.QUEUED}
+    assert [(r.envelope_from, r.rcpt_tos) for r in sink.received] == [
+        (f"kost-bounces+{verp_encode(stays)}@{DOMAIN}", (stays,))
+    ]
+    assert sink.received[0].data.endswith(b"Subject: Sammanfattning\r\n\r\nHej\r\n")
+    statuses = {row.recipient: row.status for row in outbox(factory).values()}
+    assert statuses == {stays: OutboxStatus.SENT, leaves: OutboxStatus.FAILED}
+    # A sent digest copy keeps its row as the record, but not its bytes.
+    kept = {row.recipient: row.message for row in outbox(factory).values()}
+    assert kept[stays] is None and kept[leaves] is not None
 
 
 def test_run_keeps_going_after_an_error_until_stopped(
