@@ -28,6 +28,9 @@ from digest.period import Period
 from digest.preview import preview_letter, queue_preview
 from digest.runner import DigestConfig, DigestSender, Status
 from digest.schedule import DigestSchedule
+from mailgate import held
+from mailgate.config import GatewayConfig
+from mailgate.held import HeldError
 from mailgate.outbound import ListContext
 from mailgate.outbound.dkim_keys import generate_key, zone_file_line
 from models import Mode, registry, utcnow
@@ -177,6 +180,37 @@ def cmd_org_remove(args: argparse.Namespace) -> None:
     with _session(args) as session:
         admin.remove_org_domain(session, args.domain)
     print(f"{args.domain} removed from the registry.")
+
+
+def _gateway(args: argparse.Namespace) -> GatewayConfig:
+    from delapost.serve import gateway_config
+
+    settings = _settings(args)
+    return gateway_config(settings, read_secret(settings.path(settings.secret_key_file)))
+
+
+def cmd_held_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        lines = held.list_held(session, args.topic)
+    if not lines:
+        print("Nothing is held.")
+    for line in lines:
+        print(
+            f"#{line.id}\t{line.topic}\t{line.held_at:%Y-%m-%d %H:%M}\t{line.sender}\t"
+            f"{line.subject}\t{line.reason}"
+        )
+
+
+def cmd_held_release(args: argparse.Namespace) -> None:
+    config = _gateway(args)
+    with _session(args) as session:
+        print(held.release(session, args.id, config, utcnow()))
+
+
+def cmd_held_refuse(args: argparse.Namespace) -> None:
+    config = _gateway(args)
+    with _session(args) as session:
+        print(held.refuse(session, args.id, args.reason, config, utcnow()))
 
 
 def cmd_why(args: argparse.Namespace) -> None:
@@ -338,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("domain")
     p.set_defaults(run=cmd_org_remove)
 
+    held_commands = command(commands, "held", "held posts: list, release, refuse")
+    held_actions = held_commands.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(held_actions, "list", "list the posts waiting for a decision")
+    p.add_argument("--topic", metavar="SLUG", help="only this topic")
+    p.set_defaults(run=cmd_held_list)
+    p = command(held_actions, "release", "publish a held post as if it had been accepted")
+    p.add_argument("id", type=int, metavar="ID")
+    p.set_defaults(run=cmd_held_release)
+    p = command(held_actions, "refuse", "refuse a held post; the sender is told why, once")
+    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("--reason", default="", help="what the sender is told")
+    p.set_defaults(run=cmd_held_refuse)
+
     p = command(commands, "why", "show every decision taken about one incoming mail")
     p.add_argument("message_id", metavar="MESSAGE-ID", help="with or without angle brackets")
     p.set_defaults(run=cmd_why)
@@ -372,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         args.run(args)
-    except (SettingsError, AdminError, NotReady, MissingSecret) as exc:
+    except (SettingsError, AdminError, NotReady, MissingSecret, HeldError) as exc:
         print(f"delapost: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_web.app import ArchiveConfig, create_app
@@ -28,12 +29,13 @@ from digest.schedule import DigestSchedule, make_scheduler
 from mailgate import server as smtp_server
 from mailgate.authenticate import system_dns_txt
 from mailgate.config import GatewayConfig
+from mailgate.held import expire_held
 from mailgate.outbound import EmlDirectory, ListContext, OutboxWorker, SmtpRelay, Transport
 from mailgate.outbound.dkim_sign import load_signer
 from mailgate.pipeline import Pipeline
 from mailgate.smtp_handler import Handler, Limits
 from models import utcnow
-from models.db import make_sessionmaker
+from models.db import make_sessionmaker, unit_of_work
 
 log = logging.getLogger("delapost")
 
@@ -57,6 +59,20 @@ def make_transport(settings: Settings) -> Transport:
         tls=settings.relay_tls,
         username=settings.relay_username,
         password=settings.relay_password,
+    )
+
+
+def gateway_config(settings: Settings, secret: bytes) -> GatewayConfig:
+    """What the mail gateway (and whoever publishes held posts) needs to know."""
+    return GatewayConfig(
+        list_domain=settings.list_domain,
+        base_url=settings.base_url,
+        secret=secret,
+        sender_auth=settings.sender_auth,
+        trusted_authserv_ids=settings.trusted_authserv_ids,
+        dns_txt=system_dns_txt(settings.dns_resolver or None),
+        max_attachment_bytes=settings.max_message_bytes,
+        non_staff_prefixes=settings.non_staff_prefixes,
     )
 
 
@@ -109,16 +125,7 @@ async def serve(
     secret = read_secret(settings.path(settings.secret_key_file))
     if settings.sender_auth == "none":
         log.warning("sender_auth = none: the From header is trusted without DKIM/DMARC")
-    gateway = GatewayConfig(
-        list_domain=settings.list_domain,
-        base_url=settings.base_url,
-        secret=secret,
-        sender_auth=settings.sender_auth,
-        trusted_authserv_ids=settings.trusted_authserv_ids,
-        dns_txt=system_dns_txt(settings.dns_resolver or None),
-        max_attachment_bytes=settings.max_message_bytes,
-        non_staff_prefixes=settings.non_staff_prefixes,
-    )
+    gateway = gateway_config(settings, secret)
     # Both listening sockets are taken before anything starts, so that a port in use ends
     # `serve` with one clear error and nothing half-running.
     tls_context = inbound_tls(settings)
@@ -192,6 +199,17 @@ async def serve(
         await loop.run_in_executor(digest_thread, digests.send_due, Period(period))
 
     scheduler = make_scheduler(schedule, send_digests)
+
+    async def expire_held_posts() -> None:
+        def work() -> int:
+            with unit_of_work(factory) as session:
+                return expire_held(session, gateway, utcnow())
+
+        expired = await asyncio.to_thread(work)
+        if expired:
+            log.info("%d held post(s) expired after 14 days; owners told", expired)
+
+    scheduler.add_job(expire_held_posts, IntervalTrigger(hours=1), id="held-expiry", coalesce=True)
     scheduler.start()
     scheduler_box.append(scheduler)
     try:

@@ -20,7 +20,8 @@ class Kind(enum.StrEnum):
 # Suffixes a topic slug may not end with, or its addresses would be ambiguous.
 RESERVED_SUFFIXES = tuple(f"-{k.value}" for k in Kind if k not in {Kind.POST, Kind.REPLY})
 _PLAIN = {Kind.JOIN, Kind.LEAVE, Kind.REQUEST, Kind.OWNER}
-_WITH_EXTENSION = {Kind.CONFIRM, Kind.BOUNCES}
+# The owner address takes an extension too: an owner's decision on a held post.
+_WITH_EXTENSION = {Kind.CONFIRM, Kind.BOUNCES, Kind.OWNER}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def make(kind: Kind, topic: str, list_domain: str, extension: str = "") -> str:
         local = topic
     elif kind is Kind.REPLY:
         local = f"{topic}+{extension}"
-    elif kind in _WITH_EXTENSION:
+    elif kind in _WITH_EXTENSION and extension:
         local = f"{topic}-{kind.value}+{extension}"
     else:
         local = f"{topic}-{kind.value}"

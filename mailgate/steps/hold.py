@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from mailgate.addresses import Kind
 from mailgate.context import MailContext
+from mailgate.held_notice import notify_owners
 from mailgate.steps.confirmation import ask_to_confirm
 from mailgate.steps.store import store_raw
 from mailgate.verdict import Hold, Verdict
@@ -63,6 +65,9 @@ def hold_post(ctx: MailContext, verdict: Hold) -> Verdict:
     ctx.session.add(held)
     ctx.session.flush()
     ctx.note("hold", f"held post #{held.id}: {verdict.detail}")
+    if ctx.recipient.kind in {Kind.POST, Kind.REPLY}:
+        told = notify_owners(ctx.session, held, ctx.topic, ctx.config, ctx.config.clock())
+        ctx.note("hold", f"{told} owner(s) told")
     sender = ctx.parsed.from_address
     if verdict.ask_sender and sender:
         asked = ask_to_confirm(

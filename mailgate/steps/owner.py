@@ -7,8 +7,9 @@ from sqlalchemy import select
 from mailgate import addresses
 from mailgate.addresses import Kind
 from mailgate.context import MailContext
+from mailgate.held import act_by_mail
 from mailgate.notices import compose, enqueue_notice
-from mailgate.verdict import Hold, Verdict
+from mailgate.verdict import Accept, Hold, Verdict
 from models import TopicOwner
 
 _FORWARD = """\
@@ -23,6 +24,17 @@ _TEXT_LIMIT = 20_000
 
 def hold_for_owners(ctx: MailContext) -> Verdict | None:
     assert ctx.topic is not None
+    if ctx.recipient.extension:
+        # A reply to a held-post notice: the owner releases or refuses it.
+        done = act_by_mail(
+            ctx.session,
+            ctx.recipient.extension,
+            ctx.parsed.from_address or "",
+            ctx.config,
+            ctx.config.clock(),
+        )
+        ctx.note("owner", done)
+        return Accept(done)
     owners = ctx.session.scalars(
         select(TopicOwner.email).where(TopicOwner.topic_id == ctx.topic.id)
     ).all()
