@@ -19,49 +19,20 @@ from delapost.serve import Forum
 from delapost.settings import Settings
 from models import Member, Post, Subscription, Thread
 from tests.support.dns_server import DnsServer
-from tests.support.forum import cli, running_forum, write_settings
+from tests.support.forum import ANNA, running_forum, set_up_forum
 
 
 @pytest.fixture
 def forum(tmp_path: Path, database_url: str) -> Iterator[tuple[Forum, Settings]]:
-    config = write_settings(tmp_path, database_url=database_url, sender_auth="none")
-    cli(config, "init")
-    cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
-    cli(
-        config,
-        "member",
-        "add",
-        "anna.andersson@molndal.se",
-        "--name",
-        "Anna Andersson",
-        "--topic",
-        "maltider",
-        "--mode",
-        "each",
-    )
-    cli(
-        config,
-        "member",
-        "add",
-        "erik.nilsson@goteborg.se",
-        "--name",
-        "Erik Nilsson",
-        "--topic",
-        "maltider",
-        "--mode",
-        "each",
-    )
-    cli(
-        config,
-        "member",
-        "add",
-        "maria.lindqvist@umea.se",
-        "--name",
-        "Maria Lindqvist",
-        "--topic",
-        "maltider",
-        "--mode",
-        "weekly",
+    config = set_up_forum(
+        tmp_path,
+        members=(
+            ANNA,
+            ("erik.nilsson@goteborg.se", "Erik Nilsson", "each"),
+            ("maria.lindqvist@umea.se", "Maria Lindqvist", "weekly"),
+        ),
+        database_url=database_url,
+        sender_auth="none",
     )
     with running_forum(config) as running:
         yield running
@@ -208,19 +179,7 @@ def test_unknown_topic_and_outsiders_get_550(forum: tuple[Forum, Settings]) -> N
 
 def test_serve_with_dmarc_refuses_unsigned_mail(tmp_path: Path, database_url: str) -> None:
     with DnsServer({}) as dns:
-        config = write_settings(tmp_path, database_url=database_url, dns_resolver=dns)
-        cli(config, "init")
-        cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
-        cli(
-            config,
-            "member",
-            "add",
-            "anna.andersson@molndal.se",
-            "--name",
-            "Anna",
-            "--topic",
-            "maltider",
-        )
+        config = set_up_forum(tmp_path, database_url=database_url, dns_resolver=dns)
         with running_forum(config) as (running, _):
             with smtplib.SMTP(*running.smtp_address, timeout=30) as smtp:
                 smtp.ehlo("mx.molndal.se")

@@ -18,28 +18,14 @@ from delapost.serve import Forum
 from delapost.settings import Settings
 from models import Member, Mode, Outbox, Subscription
 from tests.support.dump import database_text
-from tests.support.forum import cli, running_forum, write_settings
+from tests.support.forum import running_forum, set_up_forum
 
 DOMAIN = "forum.localhost"
 
 
 @pytest.fixture
 def forum(tmp_path: Path, database_url: str) -> Iterator[tuple[Forum, Settings]]:
-    config = write_settings(tmp_path, database_url=database_url, sender_auth="none")
-    cli(config, "init")
-    cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
-    cli(
-        config,
-        "member",
-        "add",
-        "anna.andersson@molndal.se",
-        "--name",
-        "Anna Andersson",
-        "--topic",
-        "maltider",
-        "--mode",
-        "each",
-    )
+    config = set_up_forum(tmp_path, database_url=database_url, sender_auth="none")
     with running_forum(config) as running:
         yield running
 

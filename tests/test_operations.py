@@ -18,24 +18,12 @@ from delapost.cli import main as delapost_main
 from delapost.serve import Forum
 from delapost.settings import Settings
 from tests.support.database import postgres_server_url
-from tests.support.forum import cli, running_forum, write_settings
+from tests.support.forum import running_forum, set_up_forum
 
 
 @pytest.fixture
 def forum(tmp_path: Path, database_url: str) -> Iterator[tuple[Forum, Settings, Path]]:
-    config = write_settings(tmp_path, database_url=database_url, sender_auth="none")
-    cli(config, "init")
-    cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
-    cli(
-        config,
-        "member",
-        "add",
-        "anna.andersson@molndal.se",
-        "--name",
-        "Anna",
-        "--topic",
-        "maltider",
-    )
+    config = set_up_forum(tmp_path, database_url=database_url, sender_auth="none")
     with running_forum(config) as (running, settings):
         yield running, settings, config
 

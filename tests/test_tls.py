@@ -18,7 +18,7 @@ from delapost.database import NotReady
 from delapost.serve import inbound_tls
 from delapost.settings import load
 from mailgate.outbound import SmtpRelay, TemporaryFailure
-from tests.support.forum import cli, running_forum, write_settings
+from tests.support.forum import running_forum, set_up_forum, write_settings
 from tests.support.smtp_sink import SmtpSink
 
 MESSAGE = b"From: a@forum.localhost\r\nTo: b@molndal.se\r\nSubject: test\r\n\r\nHej\r\n"
@@ -40,23 +40,8 @@ def test_the_gateway_offers_starttls_and_takes_a_post_over_it(
 ) -> None:
     cert = ca.issue_cert("127.0.0.1", "forum.localhost")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "gateway.pem"))
-    config = write_settings(
-        tmp_path,
-        sender_auth="none",
-        tls_cert_file="gateway.pem",
-        tls_key_file="gateway.pem",
-    )
-    cli(config, "init")
-    cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
-    cli(
-        config,
-        "member",
-        "add",
-        "anna.andersson@molndal.se",
-        "--name",
-        "Anna",
-        "--topic",
-        "maltider",
+    config = set_up_forum(
+        tmp_path, sender_auth="none", tls_cert_file="gateway.pem", tls_key_file="gateway.pem"
     )
     message = EmailMessage()
     message["From"] = "Anna <anna.andersson@molndal.se>"

@@ -113,3 +113,18 @@ def _start(config: Path) -> tuple[Forum, Settings, Callable[[], None]]:
         assert not failures, failures
 
     return forums[0], settings, stop_forum
+
+
+ANNA = ("anna.andersson@molndal.se", "Anna Andersson", "each")
+
+
+def set_up_forum(
+    folder: Path, members: tuple[tuple[str, str, str], ...] = (ANNA,), **values: str
+) -> Path:
+    """A forum set up as an administrator would: `init`, the topic maltider, its members."""
+    config = write_settings(folder, **values)
+    cli(config, "init")
+    cli(config, "topic", "add", "maltider", "--name", "Offentliga måltider")
+    for address, name, mode in members:
+        cli(config, "member", "add", address, "--name", name, "--topic", "maltider", "--mode", mode)
+    return config
