@@ -28,10 +28,11 @@ from models import Member, Mode, Outbox, OutboxKind, Subscription, TopicOwner
 from models.db import unit_of_work
 from tests.conftest import Clock
 from tests.mailgate.outbound.builders import DOMAIN, LC, add_member, add_topic
+from tests.support.corpora import CORPORA
 from tests.support.smtp_sink import SmtpSink
 
 ERIK = "erik.nilsson@goteborg.se"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bounces-sisimai"
+CORPUS = CORPORA / "bounces-sisimai"
 
 
 def dsn(recipient: str, status: str, action: str = "failed") -> bytes:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.parse import html_to_text, parse, unflow
-
-CORPORA = Path("/work/shared/corpora")
+from tests.support.corpora import CORPORA
 
 
 def _qp(text: str, charset: str) -> str:
@@ -308,7 +307,7 @@ def _corpus_files() -> list[Path]:
 def test_every_corpus_file_parses() -> None:
     files = _corpus_files()
     if not files:
-        pytest.skip("no corpora at /work/shared/corpora")
+        pytest.skip(f"no corpora at {CORPORA}")
     for path in files:
         parsed = parse(path.read_bytes())
         assert isinstance(parsed.text, str), path

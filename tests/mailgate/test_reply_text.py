@@ -5,13 +5,12 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
 from mailgate.reply_text import ReplyText, split_reply
+from tests.support.corpora import CORPORA
 
-CORPORA = Path("/work/shared/corpora")
 TRIMMER = CORPORA / "email_reply_trimmer" / "test"
 TALON_REPLIES = CORPORA / "talon" / "tests" / "fixtures" / "standard_replies"
 

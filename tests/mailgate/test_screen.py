@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from mailgate.parse import parse
 from mailgate.screen import Automail, classify
+from tests.support.corpora import CORPORA
 
 LIST_DOMAIN = "forum.localhost"
-SISIMAI = Path("/work/shared/corpora/bounces-sisimai/maildir")
+SISIMAI = CORPORA / "bounces-sisimai" / "maildir"
 # Measured 601/629 (95.5 %) BOUNCE with a null envelope sender; the rest are AUTO_REPLY
 # (ARF feedback reports, vacation replies, provider notifications) and are dropped just the same.
 BOUNCE_FLOOR = 0.93
@@ -172,8 +172,8 @@ def test_sisimai_vacation_replies_and_non_bounces() -> None:
 
 
 def test_person_written_corpus_mail_is_not_automatic() -> None:
-    files = sorted(Path("/work/shared/corpora/mail-parser-reply/test/emails").glob("*"))
-    files += sorted(Path("/work/shared/corpora/talon/tests/fixtures").glob("*.eml"))
+    files = sorted((CORPORA / "mail-parser-reply" / "test" / "emails").glob("*"))
+    files += sorted((CORPORA / "talon" / "tests" / "fixtures").glob("*.eml"))
     if not files:
         pytest.skip("no reply corpora")
     kinds = Counter(
