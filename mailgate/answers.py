@@ -90,6 +90,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "  forget me               remove your name and address\n"
         "  help                    this mail",
     ),
+    "digest_reply": (
+        "Du svarade på sammanfattningen från {topic}. Ett svar på själva sammanfattningen\n"
+        'publiceras inte. Vill du svara i en tråd? Använd länken "Svara" under tråden i\n'
+        'sammanfattningen, så hamnar ditt svar rätt. Länken "Följ" ger dig varje nytt\n'
+        "inlägg i tråden.",
+        "You replied to the digest from {topic}. A reply to the digest itself is not\n"
+        'published. To answer in a thread, use the "Svara" (reply) link under that thread in\n'
+        'the digest, and your answer lands in the right place. "Följ" (follow) gets you every\n'
+        "new post in the thread.",
+    ),
     "unknown": ('Vi förstod inte "{words}".', 'We did not understand "{words}".'),
     "sign_off": (
         "\n-- \n{topic}: {archive}\nDet här är ett automatiskt svar.",

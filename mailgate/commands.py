@@ -73,6 +73,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], Verb, Language], ...] = tuple(
 )
 _REPLY_PREFIX = re.compile(r"^(?:(?:sv|re|vb|aw|fwd?|wg)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
 _SWEDISH_LETTERS = re.compile(r"[åäö]")
+# Common Swedish words without å, ä or ö, to answer "tack, intressant" in Swedish too.
+_SWEDISH_WORDS = re.compile(
+    r"\b(?:och|att|jag|vi|ni|det|den|som|med|hej|tack|inte|kan|vill|hur|vad|om|till|av"
+    r"|veckans|sammanfattning|sammanfattningen)\b"
+)
 # Commands are short; a body with more lines than this is a letter, and the rest is ignored.
 MAX_COMMAND_LINES = 10
 
@@ -95,8 +100,8 @@ def read_line(line: str) -> Command | None:
         if arg is not None and verb not in {Verb.FOLLOW, Verb.MUTE}:
             continue
         return Command(verb, language, words=words)
-    language = Language.SWEDISH if _SWEDISH_LETTERS.search(words) else Language.ENGLISH
-    return Command(Verb.UNKNOWN, language, words=words)
+    swedish = _SWEDISH_LETTERS.search(words) or _SWEDISH_WORDS.search(words)
+    return Command(Verb.UNKNOWN, Language.SWEDISH if swedish else Language.ENGLISH, words=words)
 
 
 def read_commands(subject: str, body: str) -> list[Command]:

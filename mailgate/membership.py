@@ -44,6 +44,7 @@ class Desk:
     language: Language
     now: datetime
     thread: Thread | None = None  # the thread the mail answers, for follow and mute
+    replying_to_digest: bool = False  # a plain reply to a digest gets its own explanation
     paragraphs: list[str] = field(default_factory=list)
     confirm_token: str | None = None  # set when the writer must confirm by replying
 
@@ -175,6 +176,10 @@ def ask_to_forget(desk: Desk) -> None:
 
 def carry_out(desk: Desk, commands: list[Command]) -> None:
     """Do each command in order; the desk collects one answer for all of them."""
+    understood = [c for c in commands if c.verb is not Verb.UNKNOWN]
+    if desk.replying_to_digest and not understood:
+        desk.say("digest_reply")
+        return
     if not commands:
         desk.say("help")
         return

@@ -62,6 +62,10 @@ def _carry_out(ctx: MailContext, commands: list[Command]) -> Verdict:
         language=language_of(commands),
         now=now,
         thread=ctx.thread,
+        replying_to_digest=any(
+            mid.startswith("digest.") and mid.endswith("@" + ctx.config.list_domain)
+            for mid in ctx.parsed.in_reply_to + ctx.parsed.references
+        ),
     )
     carry_out(desk, commands)
     done = ", ".join(c.verb.value for c in commands) or "help"
@@ -69,8 +73,10 @@ def _carry_out(ctx: MailContext, commands: list[Command]) -> Verdict:
     # One answer a day per address and set of commands: enough for a person, and a loop
     # with a broken auto-responder ends at once.
     kind = "answer " + "+".join(sorted({c.verb.value for c in commands}) or ["help"])
+    # RFC 3834: an automatic answer goes to the envelope sender (the Return-Path).
+    to = ctx.inbound.mail_from.strip().strip("<>") or address
     sent = enqueue_notice(
-        ctx.session, to=address, kind=kind[:40], message=answer_message(desk, address), now=now
+        ctx.session, to=to, kind=kind[:40], message=answer_message(desk, to), now=now
     )
     ctx.note("command", "answer queued" if sent else "answered already today")
     return Accept(done)

@@ -187,3 +187,27 @@ def test_forget_me_removes_the_address_everywhere(
         member = session.scalars(select(Member)).one()
         assert member.display_name == "borttagen medlem"
         assert member.organization is not None and member.organization.name == "Mölndals stad"
+
+
+def test_a_plain_reply_to_a_digest_is_explained_not_posted(
+    factory: sessionmaker[Session], clock: Clock
+) -> None:
+    setup(factory, clock)
+    commands = read_commands(
+        "SV: Veckans sammanfattning", "Tack, intressant läsning!\n\n> Nya trådar"
+    )
+    with unit_of_work(factory) as session:
+        desk = Desk(
+            session=session,
+            config=CONFIG,
+            topic=session.scalars(select(Topic)).one(),
+            address="anna.andersson@molndal.se",
+            name="",
+            language=language_of(commands),
+            now=clock(),
+            replying_to_digest=True,
+        )
+        carry_out(desk, commands)
+        text = body_of(message_from_bytes(answer_message(desk, desk.address)))
+    assert "Ett svar på själva sammanfattningen\npubliceras inte" in text
+    assert "Svara" in text and "Vi förstod inte" not in text
