@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import uvicorn
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -161,17 +160,10 @@ async def serve(
             secret=secret,
         ),
     )
-    scheduler_box: list[AsyncIOScheduler] = []
-    site = with_health(
-        app,
-        factory,
-        scheduler_running=lambda: bool(scheduler_box and scheduler_box[0].running),
-        clock=utcnow,
-    )
+    site = with_health(app, factory, scheduler_running=lambda: scheduler.running, clock=utcnow)
     web = _QuietUvicorn(
         uvicorn.Config(site, host=http_host, port=http_port, log_level="warning", lifespan="off")
     )
-    web_task = asyncio.create_task(web.serve(sockets=[web_socket]), name="web")
     transport = make_transport(settings)
     signer = load_signer(
         settings.path(settings.dkim_key_file),
@@ -211,7 +203,7 @@ async def serve(
 
     scheduler.add_job(expire_held_posts, IntervalTrigger(hours=1), id="held-expiry", coalesce=True)
     scheduler.start()
-    scheduler_box.append(scheduler)
+    web_task = asyncio.create_task(web.serve(sockets=[web_socket]), name="web")
     try:
         while not web.started:
             if web_task.done():
