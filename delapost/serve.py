@@ -227,8 +227,7 @@ async def serve(
     finally:
         log.info("delapost is stopping")
         stop.set()
-        smtp.close()
-        await smtp.wait_closed()
+        await smtp.close()
         digests.stop()
         scheduler.shutdown(wait=False)
         await asyncio.to_thread(digest_thread.shutdown, wait=True, cancel_futures=True)

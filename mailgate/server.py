@@ -6,6 +6,7 @@ import asyncio
 import logging
 import ssl
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -27,9 +28,16 @@ class GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with a cap on concurrent connections per client address."""
 
     def __init__(
-        self, handler: Handler, *, connections: Counter[str], max_connections: int, **kw: Any
+        self,
+        handler: Handler,
+        *,
+        connections: Counter[str],
+        max_connections: int,
+        sessions: set[GatewaySMTP],
+        **kw: Any,
     ) -> None:
         super().__init__(handler, **kw)
+        self._sessions = sessions
         self._connections = connections
         self._max_connections = max_connections
         self._counted: str | None = None
@@ -48,6 +56,7 @@ class GatewaySMTP(SMTP):
                 return
             self._connections[client] += 1
             self._counted = client
+            self._sessions.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -56,6 +65,7 @@ class GatewaySMTP(SMTP):
             if self._connections[self._counted] <= 0:
                 del self._connections[self._counted]
             self._counted = None
+            self._sessions.discard(self)
             super().connection_lost(error)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
@@ -71,6 +81,27 @@ class GatewaySMTP(SMTP):
         await super().push(line)
 
 
+@dataclass
+class Listener:
+    """The listening gateway and its open sessions."""
+
+    server: asyncio.Server
+    sessions: set[GatewaySMTP] = field(default_factory=set)
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self.server.sockets)
+
+    async def close(self) -> None:
+        """Stop listening and end the sessions still open (Server.close leaves them on 3.11)."""
+        self.server.close()
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
+        await self.server.wait_closed()
+        await asyncio.sleep(0)  # let each closed session's connection_lost run
+
+
 async def start(
     handler: Handler,
     host: str,
@@ -80,16 +111,18 @@ async def start(
     max_message_bytes: int,
     tls_context: ssl.SSLContext | None = None,
     max_connections_per_client: int = 20,
-) -> asyncio.Server:
-    """Listen for SMTP on host:port; close the returned server to stop."""
+) -> Listener:
+    """Listen for SMTP on host:port; close the returned listener to stop."""
     loop = asyncio.get_running_loop()
     connections: Counter[str] = Counter()
+    sessions: set[GatewaySMTP] = set()
 
     def factory() -> GatewaySMTP:
         return GatewaySMTP(
             handler,
             connections=connections,
             max_connections=max_connections_per_client,
+            sessions=sessions,
             data_size_limit=max_message_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
@@ -101,4 +134,4 @@ async def start(
 
     server = await loop.create_server(factory, host=host, port=port)
     log.info("SMTP gateway listening on %s:%d", host, port)
-    return server
+    return Listener(server, sessions)
