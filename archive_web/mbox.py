@@ -19,12 +19,11 @@ from email.policy import default
 from email.utils import format_datetime
 from urllib.parse import quote
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from archive_web.privacy import mask_private
-from archive_web.queries import MAX_ID, author_options, organization_name
-from models import Post, Thread, Topic
+from archive_web.queries import load_thread, organization_name
+from models import Post
 
 MEDIA_TYPE = "application/mbox"
 # Non-ASCII names as RFC 2047 encoded words; text as 8bit UTF-8 up to the 998 limit.
@@ -52,23 +51,10 @@ class MboxThread:
 
 
 def thread_posts(session: Session, slug: str, thread_id: int) -> MboxThread | None:
-    if not 0 < thread_id <= MAX_ID:
+    loaded = load_thread(session, slug, thread_id)
+    if loaded is None:
         return None
-    thread = session.scalar(
-        select(Thread)
-        .join(Topic, Topic.id == Thread.topic_id)
-        .where(Thread.id == thread_id, Topic.slug == slug)
-    )
-    if thread is None:
-        return None
-    posts = session.scalars(
-        select(Post)
-        .where(Post.thread_id == thread.id)
-        .order_by(Post.created_at, Post.id)
-        .options(*author_options(), selectinload(Post.attachments))
-    ).all()
-    if not posts:
-        return None
+    thread, posts = loaded
     message_ids = {post.id: _public_message_id(post, slug) for post in posts}
     return MboxThread(
         topic_slug=slug,

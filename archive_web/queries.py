@@ -178,8 +178,10 @@ def topic_page(session: Session, slug: str, page: int) -> TopicPage | None:
     )
 
 
-def thread_view(session: Session, slug: str, thread_id: int) -> ThreadView | None:
-    """A thread with all its posts in the order they came, if it belongs to that topic."""
+def load_thread(
+    session: Session, slug: str, thread_id: int
+) -> tuple[Thread, Sequence[Post]] | None:
+    """A thread of that topic and its posts in the order they came; None if there is none."""
     if not 0 < thread_id <= MAX_ID:
         return None
     thread = session.scalar(
@@ -196,8 +198,15 @@ def thread_view(session: Session, slug: str, thread_id: int) -> ThreadView | Non
         .order_by(Post.created_at, Post.id)
         .options(*author_options(), selectinload(Post.attachments))
     ).all()
-    if not posts:
+    return (thread, posts) if posts else None
+
+
+def thread_view(session: Session, slug: str, thread_id: int) -> ThreadView | None:
+    """A thread with all its posts in the order they came, if it belongs to that topic."""
+    loaded = load_thread(session, slug, thread_id)
+    if loaded is None:
         return None
+    thread, posts = loaded
     return ThreadView(
         id=thread.id,
         topic=topic_info(thread.topic),

@@ -7,7 +7,6 @@ costs little more than their headers.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -15,10 +14,7 @@ from email.policy import SMTP
 
 from markupsafe import escape
 
-
-def _qp(text: str) -> bytes:
-    """Quoted-printable (RFC 2045) of UTF-8 text, CRLF line ends; `text` ends with a newline."""
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+from mailgate.outbound.compose import encode_with_hole, qp
 
 
 @dataclass(frozen=True)
@@ -32,23 +28,11 @@ class _Body:
     def of(cls, text: str, hole: str) -> _Body:
         if not text.endswith("\n"):
             text += "\n"
-        chunks: list[bytes | str] = []
-        static: list[str] = []
-        for line in text.splitlines(keepends=True):
-            if hole in line:
-                if static:
-                    chunks.append(_qp("".join(static)))
-                    static = []
-                chunks.append(line)
-            else:
-                static.append(line)
-        if static:
-            chunks.append(_qp("".join(static)))
-        return cls(tuple(chunks), hole)
+        return cls(encode_with_hole(text, hole), hole)
 
     def encode(self, value: str) -> bytes:
         return b"".join(
-            chunk if isinstance(chunk, bytes) else _qp(chunk.replace(self.hole, value))
+            chunk if isinstance(chunk, bytes) else qp(chunk.replace(self.hole, value))
             for chunk in self.chunks
         )
 

@@ -95,16 +95,16 @@ def relay_sink(ca: trustme.CA, logins: Logins) -> SmtpSink:
     )
 
 
+async def send(relay: SmtpRelay) -> None:
+    """One copy through `relay`, then close it."""
+    try:
+        await relay.send("maltider-bounces+b=molndal.se@forum.localhost", "b@molndal.se", MESSAGE)
+    finally:
+        await relay.close()
+
+
 def test_copies_go_to_a_relay_that_requires_tls_and_a_login(ca: trustme.CA) -> None:
     logins = Logins()
-
-    async def send(relay: SmtpRelay) -> None:
-        try:
-            await relay.send(
-                "maltider-bounces+b=molndal.se@forum.localhost", "b@molndal.se", MESSAGE
-            )
-        finally:
-            await relay.close()
 
     with relay_sink(ca, logins) as sink:
         host, port = sink.host, sink.port
@@ -126,14 +126,6 @@ def test_copies_go_to_a_relay_that_requires_tls_and_a_login(ca: trustme.CA) -> N
 
 def test_a_wrong_password_keeps_the_copy_for_later(ca: trustme.CA) -> None:
     logins = Logins()
-
-    async def send(relay: SmtpRelay) -> None:
-        try:
-            await relay.send(
-                "maltider-bounces+b=molndal.se@forum.localhost", "b@molndal.se", MESSAGE
-            )
-        finally:
-            await relay.close()
 
     with relay_sink(ca, logins) as sink:
         relay = SmtpRelay(

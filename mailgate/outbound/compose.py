@@ -113,7 +113,7 @@ class CopyTemplate:
         stand_in_token = unsubscribe_token(lc.secret, _STAND_IN_ID, topic.id)
         if not inline:
             head += b"MIME-Version: 1.0\r\n" + text_part
-            return cls(lc, topic.id, head, _encode_lines(text), b"", stand_in_token)
+            return cls(lc, topic.id, head, encode_with_hole(text, _HOLE), b"", stand_in_token)
         parts = [_attachment_part(a) for a in inline]
         boundary = b"==" + hashlib.sha256(b"".join(parts)).hexdigest()[:24].encode() + b"=="
         head += (
@@ -122,14 +122,12 @@ class CopyTemplate:
         ) + text_part
         tail = b"".join(b"\r\n--" + boundary + b"\r\n" + part for part in parts)
         tail += b"\r\n--%s--\r\n" % boundary
-        return cls(lc, topic.id, head, _encode_lines(text), tail, stand_in_token)
+        return cls(lc, topic.id, head, encode_with_hole(text, _HOLE), tail, stand_in_token)
 
     def for_member(self, member_id: int) -> bytes:
         token = unsubscribe_token(self.lc.secret, member_id, self.topic_id)
         url = self.lc.url("/u/" + token)
-        text = b"".join(
-            c if isinstance(c, bytes) else _qp(c.replace(_HOLE, url)) for c in self.text
-        )
+        text = b"".join(c if isinstance(c, bytes) else qp(c.replace(_HOLE, url)) for c in self.text)
         return self.head.replace(self.stand_in.encode(), token.encode()) + text + self.tail
 
 
@@ -256,25 +254,26 @@ def _size(size: int) -> str:
     return f"{max(1, round(size / 1024))} kB"
 
 
-def _qp(text: str) -> bytes:
-    """Quoted-printable (RFC 2045) of UTF-8 text with CRLF line ends; `text` ends in a newline."""
+def qp(text: str) -> bytes:
+    """Quoted-printable (RFC 2045) of UTF-8 text, with CRLF line ends."""
     return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _encode_lines(text: str) -> tuple[bytes | str, ...]:
-    """The text encoded once, but for the lines holding the hole: kept raw for each member."""
+def encode_with_hole(text: str, hole: str) -> tuple[bytes | str, ...]:
+    """`text` quoted-printable once, but for the lines holding `hole`: those stay raw, to be
+    filled in and encoded for each member (QP encodes line by line, so this is exact)."""
     chunks: list[bytes | str] = []
     static: list[str] = []
     for line in text.splitlines(keepends=True):
-        if _HOLE in line:
+        if hole in line:
             if static:
-                chunks.append(_qp("".join(static)))
+                chunks.append(qp("".join(static)))
                 static = []
             chunks.append(line)
         else:
             static.append(line)
     if static:
-        chunks.append(_qp("".join(static)))
+        chunks.append(qp("".join(static)))
     return tuple(chunks)
 
 
