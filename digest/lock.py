@@ -34,6 +34,10 @@ def single_sender(engine: Engine, name: str) -> Iterator[bool]:
         ).scalar_one()
         connection.commit()
         yield bool(held)
+        if held:
+            # Released here, at once: a closed connection's backend may hold it a moment longer.
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+            connection.commit()
     finally:
         # Closing the database session is what surely releases the lock, whatever happened.
         connection.invalidate()
