@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive_web.app import ArchiveConfig, create_app
 from delapost.database import NotReady, open_database
 from delapost.health import with_health
+from delapost.outbox import OutboxProcess, list_context
 from delapost.schedule_spec import parse_daily, parse_weekly
 from delapost.secret import read_secret
-from delapost.settings import Settings, split_host_port
+from delapost.settings import Settings
 from digest.period import Period
 from digest.runner import DigestConfig, DigestSender
 from digest.schedule import DigestSchedule, make_scheduler
@@ -29,7 +30,6 @@ from mailgate import server as smtp_server
 from mailgate.authenticate import system_dns_txt
 from mailgate.config import GatewayConfig
 from mailgate.held import expire_held
-from mailgate.outbound import EmlDirectory, ListContext, OutboxWorker, SmtpRelay, Transport
 from mailgate.outbound.dkim_sign import load_signer
 from mailgate.pipeline import Pipeline
 from mailgate.smtp_handler import Handler, Limits
@@ -46,19 +46,6 @@ class Forum:
     smtp_address: tuple[str, int]
     http_address: tuple[str, int]
     factory: sessionmaker[Session]
-
-
-def make_transport(settings: Settings) -> Transport:
-    if not settings.relay:
-        return EmlDirectory(settings.path(settings.outbox_dir))
-    host, port = split_host_port(settings.relay, "relay")
-    return SmtpRelay(
-        host,
-        port,
-        tls=settings.relay_tls,
-        username=settings.relay_username,
-        password=settings.relay_password,
-    )
 
 
 def gateway_config(settings: Settings, secret: bytes) -> GatewayConfig:
@@ -125,6 +112,13 @@ async def serve(
     if settings.sender_auth == "none":
         log.warning("sender_auth = none: the From header is trusted without DKIM/DMARC")
     gateway = gateway_config(settings, secret)
+    # DKIM signing happens in the outbox worker; the key is read here too, so that a key
+    # that cannot be read stops `serve` at once with a clear error.
+    signer = load_signer(
+        settings.path(settings.dkim_key_file),
+        domain=settings.list_domain,
+        selector=settings.dkim_selector,
+    )
     # Both listening sockets are taken before anything starts, so that a port in use ends
     # `serve` with one clear error and nothing half-running.
     tls_context = inbound_tls(settings)
@@ -164,24 +158,10 @@ async def serve(
     web = _QuietUvicorn(
         uvicorn.Config(site, host=http_host, port=http_port, log_level="warning", lifespan="off")
     )
-    transport = make_transport(settings)
-    signer = load_signer(
-        settings.path(settings.dkim_key_file),
-        domain=settings.list_domain,
-        selector=settings.dkim_selector,
-    )
-    worker_lc = ListContext(
-        settings.list_domain,
-        settings.base_url,
-        secret,
-        attachment_link_bytes=settings.attachment_link_bytes,
-    )
-    worker = OutboxWorker(factory, worker_lc, transport, signer=signer)
-    worker_task = asyncio.create_task(worker.run(stop), name="outbox")
     schedule = DigestSchedule.of(
         settings.timezone, parse_weekly(settings.digest_weekly), parse_daily(settings.digest_daily)
     )
-    digests = DigestSender(factory, DigestConfig(worker_lc, schedule))
+    digests = DigestSender(factory, DigestConfig(list_context(settings, secret), schedule))
     # Digests are built on a thread of their own, so that a big one never holds up the
     # threads the SMTP gateway and the outbox worker use.
     digest_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
@@ -203,6 +183,9 @@ async def serve(
 
     scheduler.add_job(expire_held_posts, IntervalTrigger(hours=1), id="held-expiry", coalesce=True)
     scheduler.start()
+    outbox = OutboxProcess(settings)
+    outbox.start()
+    outbox_task = asyncio.create_task(outbox.watch(stop), name="outbox")
     web_task = asyncio.create_task(web.serve(sockets=[web_socket]), name="web")
     try:
         while not web.started:
@@ -232,11 +215,9 @@ async def serve(
         scheduler.shutdown(wait=False)
         await asyncio.to_thread(digest_thread.shutdown, wait=True, cancel_futures=True)
         web.should_exit = True
-        await asyncio.gather(web_task, worker_task, confirm_task, return_exceptions=True)
+        await asyncio.gather(web_task, outbox_task, confirm_task, return_exceptions=True)
+        await outbox.close()
         await asyncio.to_thread(pipeline.close)
-        close = getattr(transport, "close", None)
-        if close is not None:
-            await close()
         engine.dispose()
 
 

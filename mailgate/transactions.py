@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import unit_of_work
+from models.db import SQLITE_IMMEDIATE, unit_of_work
 
 log = logging.getLogger("delapost.pipeline")
 
@@ -68,6 +68,11 @@ class Transactions:
                 raise DatabaseBusy(f"no turn to write within {self.lock_wait:g} s")
             try:
                 with unit_of_work(self.factory) as session:
+                    if writer is not None:
+                        # SQLite's write lock taken at BEGIN: a transaction that read first
+                        # cannot become a writer once another process (the outbox worker)
+                        # has committed since, and would have to start over.
+                        session.connection(execution_options={SQLITE_IMMEDIATE: True})
                     self._bound_waits(session, deadline - time.monotonic())
                     return work(session)
             except OperationalError as error:

@@ -43,9 +43,9 @@ GIVE_UP_AFTER = timedelta(days=5)
 
 # Delivery is at-least-once. A claim moves next_attempt_at LEASE ahead and commits before
 # anything is sent, so no other worker (or this one after a restart) takes the row while
-# it is in flight; the result is committed right after the relay's answer. Only a crash in
-# the moment between the relay's 250 and that commit makes the copy go out again once the
-# lease ends; a copy lost without trace would be worse, and the repeat carries the same
+# it is in flight; the results of a lane's few rows (at most _CHUNK) are committed together
+# once the relay has answered for all of them. Only a crash between the relay's 250 and that
+# commit makes those copies go out again once the lease ends; a copy lost without trace would be worse, and the repeat carries the same
 # Message-ID, which mail programs fold into one. No send starts later than START_WITHIN
 # after its claim, so every send (bounded by the transport's timeouts) ends inside the lease.
 LEASE = timedelta(minutes=15)
@@ -80,6 +80,7 @@ class _Ready:
 
 
 _Prepared = _Ready | tuple[_Result, str] | None
+_Outcome = tuple[_Claim, _Result, str]
 
 
 class OutboxWorker:
@@ -138,15 +139,21 @@ class OutboxWorker:
             while waiting:
                 taken = [waiting.popleft() for _ in range(min(chunk, len(waiting)))]
                 ready = await self._prepare_all(taken)
-                for index, claim in enumerate(taken):
-                    stopping = self._stop is not None and self._stop.is_set()
-                    if stopping or time.monotonic() - started > START_WITHIN:
-                        left = taken[index:] + list(waiting)
-                        waiting.clear()
-                        await asyncio.to_thread(self._release, left)
-                        return
-                    await self._handle(claim, ready[claim.id])
-                    handled[0] += 1
+                outcomes: list[_Outcome] = []
+                try:
+                    for index, claim in enumerate(taken):
+                        stopping = self._stop is not None and self._stop.is_set()
+                        if stopping or time.monotonic() - started > START_WITHIN:
+                            left = taken[index:] + list(waiting)
+                            waiting.clear()
+                            await asyncio.to_thread(self._release, left)
+                            return
+                        outcome = await self._attempt(claim, ready[claim.id])
+                        if outcome is not None:
+                            outcomes.append(outcome)
+                        handled[0] += 1
+                finally:
+                    await self._record_all(outcomes)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self._concurrency, len(claims))):
@@ -160,21 +167,25 @@ class OutboxWorker:
             log.warning("outbox: database error while composing %d rows: %s", len(claims), exc)
             return {c.id: (_Result.RETRY, f"database error while composing: {exc}") for c in claims}
 
-    async def _handle(self, claim: _Claim, ready: _Prepared) -> None:
+    async def _attempt(self, claim: _Claim, ready: _Prepared) -> _Outcome | None:
         if ready is None:
-            return
+            return None
         if isinstance(ready, tuple):
-            result, error = ready
-        else:
-            result, error = await self._send(claim.id, ready)
+            return (claim, *ready)
+        return (claim, *await self._send(claim.id, ready))
+
+    async def _record_all(self, outcomes: list[_Outcome]) -> None:
+        """Record a lane's results in one transaction: one write instead of one per copy."""
+        if not outcomes:
+            return
         for attempt in range(1, _RECORD_TRIES + 1):
             try:
-                return await asyncio.to_thread(self._record, claim, result, error)
+                return await asyncio.to_thread(self._record, outcomes)
             except SQLAlchemyError:
                 # Not recorded means sent again after the lease; worth a few tries.
                 if attempt == _RECORD_TRIES:
                     raise
-                log.warning("outbox #%d: could not record %s; retrying", claim.id, result.value)
+                log.warning("outbox: could not record %d results; retrying", len(outcomes))
                 await asyncio.sleep(attempt)
 
     async def _send(self, outbox_id: int, ready: _Ready) -> tuple[_Result, str]:
@@ -280,8 +291,19 @@ class OutboxWorker:
     def _sign(self, message: bytes) -> bytes:
         return self._signer.sign(message) if self._signer is not None else message
 
-    def _record(self, claim: _Claim, result: _Result, error: str) -> None:
+    def _record(self, outcomes: list[_Outcome]) -> None:
         now = self._clock()
+        with unit_of_work(self._factory) as session:
+            for claim, result, error in outcomes:
+                values = self._result_values(claim, result, error, now)
+                done = session.connection().execute(_if_still_ours(claim).values(**values))
+                if not done.rowcount:
+                    log.warning(
+                        "outbox #%d: the lease ended before its result was recorded", claim.id
+                    )
+
+    @staticmethod
+    def _result_values(claim: _Claim, result: _Result, error: str, now: datetime) -> dict[str, Any]:
         attempts = claim.attempts + 1
         values: dict[str, Any]
         if result is _Result.SENT:
@@ -303,10 +325,7 @@ class OutboxWorker:
                 wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
                 values = {"attempts": attempts, "next_attempt_at": min(now + wait, give_up_at)}
             values["last_error"] = error
-        with unit_of_work(self._factory) as session:
-            done = session.connection().execute(_if_still_ours(claim).values(**values)).rowcount
-        if not done:
-            log.warning("outbox #%d: the lease ended before its result was recorded", claim.id)
+        return values
 
 
 def _if_still_ours(claim: _Claim) -> Update:
