@@ -45,8 +45,9 @@ GIVE_UP_AFTER = timedelta(days=5)
 # anything is sent, so no other worker (or this one after a restart) takes the row while
 # it is in flight; the results of a lane's few rows (at most _CHUNK) are committed together
 # once the relay has answered for all of them. Only a crash between the relay's 250 and that
-# commit makes those copies go out again once the lease ends; a copy lost without trace would be worse, and the repeat carries the same
-# Message-ID, which mail programs fold into one. No send starts later than START_WITHIN
+# commit makes those copies go out again once the lease ends; a copy lost without trace
+# would be worse, and the repeat carries the same Message-ID, which mail programs fold
+# into one. No send starts later than START_WITHIN
 # after its claim, so every send (bounded by the transport's timeouts) ends inside the lease.
 LEASE = timedelta(minutes=15)
 START_WITHIN = 300.0  # seconds

@@ -258,3 +258,50 @@ def test_dates_and_times_come_from_the_post(factory: sessionmaker[Session], cloc
         data = copy_of(f.question, f.topic, f.erik)
 
     assert parse(data)["Date"].datetime == clock() - timedelta(days=3)
+
+
+HEADER_FIELDS = [
+    ("From", '"Åsa Öberg (Mölndals stad) via Offentliga måltider" <maltider@forum.localhost>'),
+    ("To", "maltider@forum.localhost"),
+    ("Subject", "SV: [maltider] Laktosfri mjölk i förskolan – vem levererar till er i höst?"),
+    ("Comments", "[maltider] Frukost på fritids"),
+    ("Thread-Topic", "[maltider] Specialkost 😀 och allergier i äldreomsorgens kök, hur gör ni?"),
+    ("References", " ".join(f"<c{i}n12.176400000{i}.98765@molndal.se>" for i in range(7))),
+    ("List-Id", "Offentliga måltider <maltider.forum.localhost>"),
+    ("List-Unsubscribe", f"<https://forum.example.se/u/{'A' * 48}>, <mailto:maltider+leave@x.se>"),
+    ("List-Archive", f"<https://forum.example.se/m/{'c0n0.' * 12}@molndal.se>"),
+    ("X-Odd", "two  spaces and a =?utf-8?q?look-alike?="),
+]
+
+
+def test_header_fields_read_back_exactly_as_the_email_package_writes_them() -> None:
+    from email.policy import SMTP
+
+    from mailgate.outbound.compose import header_block
+
+    ours = message_from_bytes(header_block(HEADER_FIELDS) + b"\r\n", policy=default)
+    theirs = EmailMessage()
+    for name, value in HEADER_FIELDS:
+        theirs[name] = value
+    theirs_parsed = message_from_bytes(theirs.as_bytes(policy=SMTP), policy=default)
+    # (Python reads a space where the display name's encoded words meet, in both.)
+    assert [(n, str(v).strip()) for n, v in ours.items()] == [
+        (n, str(v).strip()) for n, v in theirs_parsed.items()
+    ]
+    assert str(ours["Subject"]) == HEADER_FIELDS[2][1]
+    # ASCII fields fold where the email package folds them, within 78 characters a line.
+    name, value = HEADER_FIELDS[5]
+    block = header_block([(name, value)])
+    assert block == SMTP.fold_binary(*SMTP.header_store_parse(name, value))
+    assert max(len(line) for line in block.split(b"\r\n")) <= 78
+    # A URL too long for a line stays as it is, where the email package encodes it.
+    assert b"=?" not in header_block(HEADER_FIELDS[7:8])
+
+
+def test_a_long_thread_index_stays_one_word_outlook_can_read() -> None:
+    from mailgate.outbound.compose import header_block
+
+    value = "Adwj" * 40  # a thread of about twenty replies
+    block = header_block([("Thread-Index", value)])
+    assert block == b"Thread-Index: " + value.encode() + b"\r\n"
+    assert str(message_from_bytes(block + b"\r\n", policy=default)["Thread-Index"]) == value
