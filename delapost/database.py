@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from delapost.settings import Settings
-from models.db import is_initialised, make_engine
+from models.db import checkpoint, is_initialised, make_engine
+
+log = logging.getLogger("delapost")
 
 
 class NotReady(RuntimeError):
     """The forum cannot start yet; the message says what to do."""
 
 
-def open_database(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url_resolved)
+def open_database(settings: Settings, *, checkpoint_on_commit: bool = True) -> Engine:
+    engine = make_engine(settings.database_url_resolved, checkpoint_on_commit=checkpoint_on_commit)
     try:
         ready = is_initialised(engine)
     except SQLAlchemyError as exc:
@@ -26,3 +32,15 @@ def open_database(settings: Settings) -> Engine:
         engine.dispose()
         raise NotReady("the database is not set up yet; run 'delapost init' first")
     return engine
+
+
+async def checkpoint_regularly(engine: Engine, stop: asyncio.Event, every: float = 1.0) -> None:
+    """Until `stop`: SQLite's checkpoints on a thread of their own, for an engine made with
+    `checkpoint_on_commit=False`, so that no sender waits for one before hearing 250."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        try:
+            await asyncio.to_thread(checkpoint, engine)
+        except Exception as exc:  # busy now; the next round tries again
+            log.debug("checkpoint skipped: %s", exc)

@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_web.app import ArchiveConfig, create_app
-from delapost.database import NotReady, open_database
+from delapost.database import NotReady, checkpoint_regularly, open_database
 from delapost.health import with_health
 from delapost.outbox import OutboxProcess, list_context
 from delapost.schedule_spec import parse_daily, parse_weekly
@@ -106,7 +106,7 @@ async def serve(
     on_ready: Callable[[Forum], None] | None = None,
 ) -> None:
     """Serve until `stop` is set; then stop taking mail, finish what runs, and return."""
-    engine = open_database(settings)
+    engine = open_database(settings, checkpoint_on_commit=False)
     factory = make_sessionmaker(engine)
     secret = read_secret(settings.path(settings.secret_key_file))
     if settings.sender_auth == "none":
@@ -143,6 +143,7 @@ async def serve(
         web_socket.close()
         raise
     confirm_task = asyncio.create_task(pipeline.watch_confirmations(stop), name="confirmations")
+    checkpoint_task = asyncio.create_task(checkpoint_regularly(engine, stop), name="checkpoints")
     http_host, http_port = settings.http_host_port
     app = create_app(
         factory,
@@ -215,7 +216,9 @@ async def serve(
         scheduler.shutdown(wait=False)
         await asyncio.to_thread(digest_thread.shutdown, wait=True, cancel_futures=True)
         web.should_exit = True
-        await asyncio.gather(web_task, outbox_task, confirm_task, return_exceptions=True)
+        await asyncio.gather(
+            web_task, outbox_task, confirm_task, checkpoint_task, return_exceptions=True
+        )
         await outbox.close()
         await asyncio.to_thread(pipeline.close)
         engine.dispose()

@@ -18,18 +18,36 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IMMEDIATE = "delapost_sqlite_immediate"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with our SQLite pragmas: WAL, a busy timeout and enforced foreign keys."""
+def make_engine(url: str, *, checkpoint_on_commit: bool = True, **kwargs: Any) -> Engine:
+    """An engine with our SQLite pragmas: WAL, a busy timeout and enforced foreign keys.
+
+    With `checkpoint_on_commit` false, a commit on SQLite never copies the write-ahead log
+    into the database (which takes a sync, tens of milliseconds); whoever makes such an
+    engine calls `checkpoint` from a thread that nobody waits for.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not checkpoint_on_commit:
+            event.listen(engine, "connect", _no_checkpoint_on_commit)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database, as far as readers allow."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()  # outside any transaction, which SQLite requires
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        connection.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,6 +58,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _no_checkpoint_on_commit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _sqlite_begin(conn: Connection) -> None:
