@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from mailgate.addresses import Recipient
@@ -13,7 +14,7 @@ from mailgate.config import GatewayConfig
 from mailgate.inbound import Inbound
 from mailgate.parse import ParsedMessage
 from mailgate.reply_text import ReplyText, split_reply
-from models import Member, Organization, Post, Thread, Topic
+from models import Topic
 
 log = logging.getLogger("delapost.pipeline")
 
@@ -30,14 +31,22 @@ class MailContext:
     # and RSA checks should not keep the database waiting).
     proof: AuthResult | None = None
     topic: Topic | None = None
-    organization: Organization | None = None
-    member: Member | None = None
-    thread: Thread | None = None
-    parent: Post | None = None
-    post: Post | None = None
+    # Ids, not objects: the steps that store a post write with Core statements, not the ORM.
+    organization_id: int | None = None  # the sender's organisation in the registry
+    member_id: int | None = None  # the sender as a member, when they are one
+    thread_id: int | None = None  # the thread the mail joins, once routed or stored
+    parent_id: int | None = None  # the post it answers
+    post_id: int | None = None  # the post it became
     raw_id: int | None = None  # the RawMessage row once the bytes are stored
     trail: list[tuple[str, str]] = field(default_factory=list)
     _reply: ReplyText | None = field(default=None, repr=False)
+    _connection: Connection | None = field(default=None, repr=False)
+
+    def connection(self) -> Connection:
+        """The session's connection, for the steps' Core statements (asked for once)."""
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection
 
     def reply_text(self) -> ReplyText:
         """The text split into what is new, the quote and the signature (done once)."""

@@ -59,8 +59,9 @@ def publish_held(session: Session, raw_id: int, config: GatewayConfig) -> Verdic
         raw_id=raw.id,
     )
     if parsed.from_address:
-        ctx.member = session.scalar(select(Member).where(Member.email == parsed.from_address))
-        ctx.organization = organization_for(session, parsed.from_address)
+        ctx.member_id = session.scalar(select(Member.id).where(Member.email == parsed.from_address))
+        organization = organization_for(session, parsed.from_address)
+        ctx.organization_id = organization.id if organization else None
     ctx.note("publish", "released by a person")
     verdict = run_steps(ctx, PUBLISH_STEPS)
     record(session, raw.message_id, verdict, ctx.trail, config.clock())

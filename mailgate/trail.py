@@ -14,6 +14,7 @@ from models import MailEvent
 log = logging.getLogger("delapost.pipeline")
 
 Trail = list[tuple[str, str]]
+_NEW_EVENTS = insert(MailEvent)
 
 
 def log_decision(message_id: str, address: str, verdict: Verdict, trail: Trail) -> None:
@@ -48,4 +49,4 @@ def record(
             "at": now,
         }
     )
-    session.execute(insert(MailEvent), rows)
+    session.connection().execute(_NEW_EVENTS, rows)

@@ -1,8 +1,9 @@
 """Full-text search over posts with Swedish stemming: FTS5 on SQLite, tsvector on PostgreSQL.
 
 On SQLite the virtual table `post_search` holds each post's subject and new text as Snowball
-stems (rowid = post id); ORM events keep it current as posts arrive, so the mail gateway needs
-no change, and a trigger forgets deleted posts. On PostgreSQL the generated column
+stems (rowid = post id); ORM events keep it current as posts arrive (the mail gateway, which
+inserts posts with Core, calls `index_new_post` itself), and a trigger forgets deleted posts.
+On PostgreSQL the generated column
 `post.search_vector` = `to_tsvector('swedish', subject || ' ' || new_text)`, with a GIN index,
 is current by itself (stored, so ranking does not parse every matching post again). Neither is
 part of the models: migration 0002 makes them. Both drop the same
@@ -233,15 +234,16 @@ def _has_index(connection: Connection) -> bool:
     return found is not None
 
 
+_INSERT = text(f"INSERT INTO {SEARCH_TABLE} (rowid, stems) VALUES (:id, :stems)")
+
+
 def _insert(connection: Connection, rows: Iterable[tuple[int, str, str]]) -> int:
     batch = [
         {"id": post_id, "stems": " ".join(stems(document(subject, new_text)))}
         for post_id, subject, new_text in rows
     ]
     if batch:
-        connection.execute(
-            text(f"INSERT INTO {SEARCH_TABLE} (rowid, stems) VALUES (:id, :stems)"), batch
-        )
+        connection.execute(_INSERT, batch)
     return len(batch)
 
 
@@ -249,10 +251,15 @@ def _delete(connection: Connection, post_id: int) -> None:
     connection.execute(text(f"DELETE FROM {SEARCH_TABLE} WHERE rowid = :id"), {"id": post_id})
 
 
+def index_new_post(connection: Connection, post_id: int, subject: str, new_text: str) -> None:
+    """Index a post inserted without the ORM, which the events below do not see."""
+    if _has_index(connection):
+        _insert(connection, [(post_id, subject, new_text)])
+
+
 @event.listens_for(Post, "after_insert")
 def _index_new_post(mapper: Mapper[Post], connection: Connection, post: Post) -> None:
-    if _has_index(connection):
-        _insert(connection, [(post.id, post.subject, post.new_text)])
+    index_new_post(connection, post.id, post.subject, post.new_text)
 
 
 @event.listens_for(Post, "after_update")

@@ -11,6 +11,7 @@ from mailgate.membership import Desk, answer_message, carry_out
 from mailgate.notices import enqueue_notice
 from mailgate.steps.authenticate import authenticate_sender
 from mailgate.verdict import Accept, Reject, Verdict
+from models import Thread
 
 # Commands that change something for the From address at once; the rest only answer it,
 # or ask it to confirm by a second mail, which proves the mailbox by itself.
@@ -61,7 +62,7 @@ def _carry_out(ctx: MailContext, commands: list[Command]) -> Verdict:
         name=ctx.parsed.from_name,
         language=language_of(commands),
         now=now,
-        thread=ctx.thread,
+        thread=None if ctx.thread_id is None else ctx.session.get(Thread, ctx.thread_id),
         replying_to_digest=any(
             mid.startswith("digest.") and mid.endswith("@" + ctx.config.list_domain)
             for mid in ctx.parsed.in_reply_to + ctx.parsed.references

@@ -24,18 +24,19 @@ _RECIPIENTS = (
         Member.delivery_disabled_at.is_(None),
     )
 )
+_NEW_COPY = insert(Outbox)
 
 
 def recipients_of(ctx: MailContext) -> list[int]:
     """Members in mode `each`, plus digest readers who follow the thread, minus the muted."""
-    assert ctx.topic is not None and ctx.thread is not None
-    ctx.session.flush()
+    assert ctx.topic is not None and ctx.thread_id is not None
+    ctx.session.flush()  # what a caller publishing a held post changed through the ORM
     rows = (
-        ctx.session.connection()
-        .execute(_RECIPIENTS, {"thread_id": ctx.thread.id, "topic_id": ctx.topic.id})
+        ctx.connection()
+        .execute(_RECIPIENTS, {"thread_id": ctx.thread_id, "topic_id": ctx.topic.id})
         .all()
     )
-    author = ctx.member.id if ctx.member else None
+    author = ctx.member_id
     chosen = []
     for member_id, mode, state in rows:
         if member_id == author or state is FollowState.MUTE or mode is Mode.NONE:
@@ -46,16 +47,16 @@ def recipients_of(ctx: MailContext) -> list[int]:
 
 
 def enqueue_copies(ctx: MailContext) -> Verdict | None:
-    assert ctx.post is not None
+    assert ctx.post_id is not None
     member_ids = recipients_of(ctx)
     now = ctx.config.clock()
     if member_ids:
-        ctx.session.execute(
-            insert(Outbox),
+        ctx.connection().execute(
+            _NEW_COPY,
             [
                 {
                     "kind": OutboxKind.COPY,
-                    "post_id": ctx.post.id,
+                    "post_id": ctx.post_id,
                     "member_id": member_id,
                     "created_at": now,
                     "next_attempt_at": now,
@@ -64,4 +65,4 @@ def enqueue_copies(ctx: MailContext) -> Verdict | None:
             ],
         )
     ctx.note("enqueue", f"{len(member_ids)} copies queued")
-    return Accept(f"post #{ctx.post.id}")
+    return Accept(f"post #{ctx.post_id}")

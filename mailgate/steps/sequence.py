@@ -16,7 +16,7 @@ def run_steps(ctx: MailContext, steps: tuple[Step, ...]) -> Verdict:
     """The first verdict a step gives; a Hold keeps the mail. No verdict at all means Accept."""
     for step in steps:
         verdict = step(ctx)
-        if isinstance(verdict, Hold) and ctx.post is None:
+        if isinstance(verdict, Hold) and ctx.post_id is None:
             return hold_post(ctx, verdict)
         if verdict is not None:
             return verdict
