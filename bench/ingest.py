@@ -4,9 +4,11 @@ N posts (new threads and replies, Swedish text, some with a PDF attached) go fro
 processes, each holding one SMTP connection, into a forum on SQLite with sender_auth = none and
 outgoing mail written to files. The same load then goes to an aiosmtpd server that accepts and
 discards everything: the ceiling. Prints accepted messages a second and the DATA-to-250
-latency (p50, p99) of both, and their ratio. A benchmark prints figures; it never asserts.
+latency (p50, p99) of both, and their ratio. With --floor it also times serve with its
+pipeline cut down to parsing each mail, and to nothing: the cost of the SMTP side and of the
+email package alone. A benchmark prints figures; it never asserts.
 
-    .venv/bin/python bench/ingest.py --messages 3000 --clients 8
+    .venv/bin/python bench/ingest.py --messages 3000 --clients 8 --floor
 """
 
 from __future__ import annotations
@@ -305,6 +307,30 @@ def running_forum(folder: Path, mode: str) -> Iterator[Any]:
         loop.close()
 
 
+def floor(only: str, args: argparse.Namespace) -> dict[str, float]:
+    """serve with its pipeline cut down to parsing each mail, or to nothing: what the SMTP side
+    and the email package cost before any database work, the floor under the figures above."""
+    from mailgate.inbound import Inbound
+    from mailgate.parse import parse
+    from mailgate.pipeline import Pipeline
+    from mailgate.verdict import Accept, Verdict
+
+    def cut_down(self: Pipeline, inbound: Inbound) -> Verdict:
+        if only == "parse":
+            parse(inbound.data, max_attachment_bytes=self.config.max_attachment_bytes)
+        return Accept(f"benchmark floor: {only}")
+
+    whole = Pipeline.deliver_now
+    Pipeline.deliver_now = cut_down  # type: ignore[method-assign]
+    folder = Path(tempfile.mkdtemp(prefix="delapost-bench-"))
+    try:
+        with running_forum(folder, "none") as forum:
+            return load_once(forum.smtp_address, args.clients, args.messages, args.attach_every)
+    finally:
+        Pipeline.deliver_now = whole  # type: ignore[method-assign]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def report(name: str, figures: dict[str, float]) -> None:
     print(
         f"{name:<16} {figures['accepted']:>6.0f} accepted {figures['refused']:>4.0f} refused "
@@ -319,6 +345,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="client processes (C)")
     parser.add_argument("--attach-every", type=int, default=10, help="every k-th post has a PDF")
     parser.add_argument("--keep", action="store_true", help="keep the forum's folder and log")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time serve with a pipeline that only parses, and one that does nothing",
+    )
     args = parser.parse_args()
     print(
         f"{platform.python_implementation()} {platform.python_version()} on "
@@ -349,6 +380,9 @@ def main() -> None:
         report(name, figures)
         print(f"{'':<16} {stored} posts stored, {copies} copies queued")
         runs.append(figures)
+    if args.floor:
+        for only in ("parse", "nothing"):
+            report({"parse": "  parse only", "nothing": "  no pipeline"}[only], floor(only, args))
     for mode, figures in zip(("with copies", "without copies"), runs, strict=True):
         ratio = figures["per_second"] / ceiling["per_second"]
         print(
