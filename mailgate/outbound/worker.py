@@ -43,16 +43,20 @@ GIVE_UP_AFTER = timedelta(days=5)
 
 # Delivery is at-least-once. A claim moves next_attempt_at LEASE ahead and commits before
 # anything is sent, so no other worker (or this one after a restart) takes the row while
-# it is in flight; the results of a lane's few rows (at most _CHUNK) are committed together
-# once the relay has answered for all of them. Only a crash between the relay's 250 and that
-# commit makes those copies go out again once the lease ends; a copy lost without trace
-# would be worse, and the repeat carries the same Message-ID, which mail programs fold
-# into one. No send starts later than START_WITHIN
-# after its claim, so every send (bounded by the transport's timeouts) ends inside the lease.
+# it is in flight; results are committed together, every _RECORD_EVERY_ROWS rows or
+# _RECORD_EVERY_SECONDS seconds. Only a crash between the relay's 250 and that commit makes
+# those copies go out again once the lease ends; a copy lost without trace would be worse,
+# and the repeat carries the same Message-ID, which mail programs fold into one. No send
+# starts later than START_WITHIN after its claim, so every send (bounded by the transport's
+# timeouts) ends inside the lease.
 LEASE = timedelta(minutes=15)
 START_WITHIN = 300.0  # seconds
 _SENDABLE = (OutboxKind.COPY, OutboxKind.NOTICE, OutboxKind.DIGEST)
 _RECORD_TRIES = 3
+# Results are committed together, at least this often: few writes, on a database whose one
+# writer lock the SMTP gateway needs for every mail it takes.
+_RECORD_EVERY_ROWS = 50
+_RECORD_EVERY_SECONDS = 2.0
 _CHUNK = 16
 
 
@@ -133,32 +137,42 @@ class OutboxWorker:
         started = time.monotonic()
         waiting = deque(claims)
         handled = [0]
+        done: list[_Outcome] = []  # sent or given up, not yet recorded
+        recorded_at = [started]
         # Each lane composes a few rows in one database session, then sends them one by one.
         chunk = max(1, min(_CHUNK, len(claims) // self._concurrency))
+
+        async def record(*, all_now: bool = False) -> None:
+            due = time.monotonic() - recorded_at[0] >= _RECORD_EVERY_SECONDS
+            if done and (all_now or due or len(done) >= _RECORD_EVERY_ROWS):
+                batch = done[:]
+                done.clear()
+                recorded_at[0] = time.monotonic()
+                await self._record_all(batch)
 
         async def lane() -> None:
             while waiting:
                 taken = [waiting.popleft() for _ in range(min(chunk, len(waiting)))]
                 ready = await self._prepare_all(taken)
-                outcomes: list[_Outcome] = []
-                try:
-                    for index, claim in enumerate(taken):
-                        stopping = self._stop is not None and self._stop.is_set()
-                        if stopping or time.monotonic() - started > START_WITHIN:
-                            left = taken[index:] + list(waiting)
-                            waiting.clear()
-                            await asyncio.to_thread(self._release, left)
-                            return
-                        outcome = await self._attempt(claim, ready[claim.id])
-                        if outcome is not None:
-                            outcomes.append(outcome)
-                        handled[0] += 1
-                finally:
-                    await self._record_all(outcomes)
+                for index, claim in enumerate(taken):
+                    stopping = self._stop is not None and self._stop.is_set()
+                    if stopping or time.monotonic() - started > START_WITHIN:
+                        left = taken[index:] + list(waiting)
+                        waiting.clear()
+                        await asyncio.to_thread(self._release, left)
+                        return
+                    outcome = await self._attempt(claim, ready[claim.id])
+                    if outcome is not None:
+                        done.append(outcome)
+                    handled[0] += 1
+                await record()
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self._concurrency, len(claims))):
-                group.create_task(lane())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self._concurrency, len(claims))):
+                    group.create_task(lane())
+        finally:
+            await record(all_now=True)
         return handled[0]
 
     async def _prepare_all(self, claims: list[_Claim]) -> dict[int, _Prepared]:
@@ -176,7 +190,7 @@ class OutboxWorker:
         return (claim, *await self._send(claim.id, ready))
 
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
-        """Record a lane's results in one transaction: one write instead of one per copy."""
+        """Record results in one transaction: one write instead of one per copy."""
         if not outcomes:
             return
         for attempt in range(1, _RECORD_TRIES + 1):
