@@ -6,14 +6,14 @@ import asyncio
 import enum
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, case, null, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -307,27 +307,34 @@ class OutboxWorker:
         return self._signer.sign(message) if self._signer is not None else message
 
     def _record(self, outcomes: list[_Outcome]) -> None:
+        """Results in one short transaction: the sent rows, the common case, in one UPDATE
+        per lease, so that the write lock is held for a moment and not for a row at a time."""
         now = self._clock()
-        with unit_of_work(self._factory) as session:
-            for claim, result, error in outcomes:
+        statements: list[Update] = []
+        sent: defaultdict[datetime, list[int]] = defaultdict(list)
+        for claim, result, error in outcomes:
+            if result is _Result.SENT:
+                sent[claim.lease].append(claim.id)
+            else:
                 values = self._result_values(claim, result, error, now)
-                done = session.connection().execute(_if_still_ours(claim).values(**values))
-                if not done.rowcount:
-                    log.warning(
-                        "outbox #%d: the lease ended before its result was recorded", claim.id
-                    )
+                statements.append(_if_still_ours(claim).values(**values))
+        for lease, ids in sent.items():
+            statements.append(_sent(ids, lease, now))
+        with unit_of_work(self._factory) as session:
+            connection = session.connection()
+            done = sum(connection.execute(statement).rowcount for statement in statements)
+        if done < len(outcomes):
+            log.warning(
+                "outbox: the lease of %d row(s) ended before their results were recorded",
+                len(outcomes) - done,
+            )
 
     @staticmethod
     def _result_values(claim: _Claim, result: _Result, error: str, now: datetime) -> dict[str, Any]:
+        """The row's new values after a result other than SENT (see `_sent`)."""
         attempts = claim.attempts + 1
         values: dict[str, Any]
-        if result is _Result.SENT:
-            # A digest copy's bytes (tens of kB, for every member of a big topic) are of no use
-            # once sent; the row itself stays as the record that this member got this run.
-            values = {"status": OutboxStatus.SENT, "sent_at": now, "attempts": attempts}
-            if claim.kind is OutboxKind.DIGEST:
-                values["message"] = None
-        elif result is _Result.SKIPPED:
+        if result is _Result.SKIPPED:
             values = {"status": OutboxStatus.FAILED, "last_error": error}
         elif result is _Result.FAILED:
             values = {"status": OutboxStatus.FAILED, "attempts": attempts, "last_error": error}
@@ -341,6 +348,28 @@ class OutboxWorker:
                 values = {"attempts": attempts, "next_attempt_at": min(now + wait, give_up_at)}
             values["last_error"] = error
         return values
+
+
+def _sent(ids: list[int], lease: datetime, now: datetime) -> Update:
+    """Mark rows sent that this worker's lease still holds.
+
+    A digest copy's bytes (tens of kB, for every member of a big topic) are of no use once
+    sent; the row itself stays as the record that this member got this run.
+    """
+    return (
+        update(Outbox)
+        .where(
+            Outbox.id.in_(ids),
+            Outbox.status == OutboxStatus.QUEUED,
+            Outbox.next_attempt_at == lease,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            attempts=Outbox.attempts + 1,
+            message=case((Outbox.kind == OutboxKind.DIGEST, null()), else_=Outbox.message),
+        )
+    )
 
 
 def _if_still_ours(claim: _Claim) -> Update:
