@@ -3,11 +3,10 @@
 On SQLite the virtual table `post_search` holds each post's subject and new text as Snowball
 stems (rowid = post id); ORM events keep it current as posts arrive (the mail gateway, which
 inserts posts with Core, calls `index_new_post` itself), and a trigger forgets deleted posts.
-On PostgreSQL the generated column
-`post.search_vector` = `to_tsvector('swedish', subject || ' ' || new_text)`, with a GIN index,
-is current by itself (stored, so ranking does not parse every matching post again). Neither is
-part of the models: migration 0002 makes them. Both drop the same
-Swedish stop words, so a query means the same thing on either database.
+On PostgreSQL the generated column `post.search_vector`, with a GIN index, is
+`to_tsvector('swedish', subject || ' ' || new_text)` and current by itself (stored, so ranking
+does not parse every matching post again). Neither is part of the models: migration 0002 makes
+them. Both drop the same Swedish stop words, so a query means the same thing on either database.
 """
 
 from __future__ import annotations
