@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
@@ -31,9 +32,11 @@ from models.db import make_sessionmaker
 log = logging.getLogger("delapost.outbox")
 
 # How long a worker that stops gets to finish the copies it is sending, and how long
-# `serve` waits before it starts a worker again after one died.
+# `serve` waits before it starts a worker again after one died: longer after each death in
+# a row, and from the start again once a worker has run for HEALTHY_AFTER seconds.
 STOP_WITHIN = 30.0
 RESTART_AFTER = (1.0, 5.0, 30.0)
+HEALTHY_AFTER = 300.0
 # When the machine is busy, the SMTP sessions get the CPU before the worker does.
 NICENESS = 10
 
@@ -70,6 +73,7 @@ class OutboxProcess:
         self._stop: Event = self._context.Event()
         self._logs: Queue[logging.LogRecord | None] = self._context.Queue()
         self._process: SpawnProcess | None = None
+        self._started = 0.0  # time.monotonic() of the last start
         self._forwarder = threading.Thread(
             target=_forward_logs, args=(self._logs,), name="outbox-logs", daemon=True
         )
@@ -84,10 +88,7 @@ class OutboxProcess:
             daemon=True,
         )
         self._process.start()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        self._started = time.monotonic()
 
     async def watch(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Until `stop`: start the worker again whenever its process has ended."""
@@ -98,6 +99,8 @@ class OutboxProcess:
             process = self._process
             if stop.is_set() or process is None or process.is_alive():
                 continue
+            if time.monotonic() - self._started > HEALTHY_AFTER:
+                deaths = 0  # a worker that ran a while died of something new
             wait = RESTART_AFTER[min(deaths, len(RESTART_AFTER) - 1)]
             deaths += 1
             log.error(
@@ -106,6 +109,7 @@ class OutboxProcess:
                 wait,
             )
             process.close()
+            self._process = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
             if not stop.is_set():

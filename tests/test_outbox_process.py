@@ -75,3 +75,17 @@ def test_copies_go_out_after_the_outbox_worker_was_killed(
     # The worker's own lines reach the log of `serve`, once from each process.
     assert caplog.text.count("outbox worker started") == 2
     assert outbox_workers() == []
+
+
+def test_serve_stops_cleanly_while_it_waits_to_start_the_worker_again(tmp_path: Path) -> None:
+    config = set_up_forum(tmp_path, sender_auth="none")
+    with running_forum(config):
+        (worker,) = outbox_workers()
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while outbox_workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.2)  # noticed, and waiting the first pause before a new start
+    # Leaving the block stopped the forum; it fails the test if `serve` raised on the way out.
+    assert outbox_workers() == []
