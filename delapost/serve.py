@@ -1,4 +1,5 @@
-"""Run the whole forum on one asyncio loop: SMTP gateway, web archive, outbox, digests."""
+"""Run the whole forum: SMTP gateway, web archive and digests on one asyncio loop, the outbox
+worker in a child process."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ async def serve(
     )
     digests = DigestSender(factory, DigestConfig(list_context(settings, secret), schedule))
     # Digests are built on a thread of their own, so that a big one never holds up the
-    # threads the SMTP gateway and the outbox worker use.
+    # threads the SMTP gateway uses.
     digest_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
 
     async def send_digests(period: str) -> None:
