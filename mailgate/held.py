@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mailgate import addresses
 from mailgate.addresses import Kind
 from mailgate.config import GatewayConfig
-from mailgate.held_notice import RELEASE, held_subject, read_action
+from mailgate.held_notice import RELEASE, held_subject, read_action, tell_owners
 from mailgate.notices import compose, enqueue_notice
 from mailgate.parse import parse
 from mailgate.publish import publish_held
@@ -159,19 +159,13 @@ def expire_held(session: Session, config: GatewayConfig, now: datetime) -> int:
         topic = session.get(Topic, held.topic_id)
         assert topic is not None
         subject, _ = held_subject(session, held, config)
-        for owner in session.scalars(
-            select(TopicOwner.email).where(TopicOwner.topic_id == topic.id)
-        ):
-            message = compose(
-                to=owner,
-                from_name=f"{topic.name} (moderering)",
-                from_address=addresses.make(Kind.OWNER, topic.slug, config.list_domain),
-                subject=f"[{topic.slug}] Borttaget ur kön: {subject}",
-                body=_EXPIRED.format(
-                    subject=subject, sender=held.sender or "okänd", topic=topic.name
-                ),
-                list_domain=config.list_domain,
-                now=now,
-            )
-            enqueue_notice(session, to=owner, kind=f"expired {held.id}", message=message, now=now)
+        tell_owners(
+            session,
+            topic,
+            config,
+            subject=f"[{topic.slug}] Borttaget ur kön: {subject}",
+            body=_EXPIRED.format(subject=subject, sender=held.sender or "okänd", topic=topic.name),
+            kind=f"expired {held.id}",
+            now=now,
+        )
     return len(old)

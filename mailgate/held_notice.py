@@ -64,27 +64,50 @@ def notify_owners(
     session: Session, held: HeldPost, topic: Topic, config: GatewayConfig, now: datetime
 ) -> int:
     """One notice to each owner of the topic, with the two reply addresses; returns how many."""
-    owners = session.scalars(select(TopicOwner.email).where(TopicOwner.topic_id == topic.id)).all()
     subject, text = held_subject(session, held, config)
     excerpt = "\n".join(f"> {line}" for line in text.strip().splitlines()[:15])
+    body = _OWNER_NOTICE.format(
+        topic=topic.name,
+        sender=held.sender or "okänd",
+        subject=subject,
+        reason=held.reason,
+        excerpt=excerpt,
+        release=action_address(config, topic.slug, RELEASE, held.id),
+        refuse=action_address(config, topic.slug, REFUSE, held.id),
+    )
+    # One notice per held post, however many arrive from the same sender today.
+    return tell_owners(
+        session,
+        topic,
+        config,
+        subject=f"[{topic.slug}] Väntar på beslut: {subject}",
+        body=body,
+        kind=f"held {held.id}",
+        now=now,
+    )
+
+
+def tell_owners(
+    session: Session,
+    topic: Topic,
+    config: GatewayConfig,
+    *,
+    subject: str,
+    body: str,
+    kind: str,
+    now: datetime,
+) -> int:
+    """The same notice from the topic's owner address to each of its owners; returns how many."""
+    owners = session.scalars(select(TopicOwner.email).where(TopicOwner.topic_id == topic.id)).all()
     for owner in owners:
         message = compose(
             to=owner,
             from_name=f"{topic.name} (moderering)",
             from_address=addresses.make(Kind.OWNER, topic.slug, config.list_domain),
-            subject=f"[{topic.slug}] Väntar på beslut: {subject}",
-            body=_OWNER_NOTICE.format(
-                topic=topic.name,
-                sender=held.sender or "okänd",
-                subject=subject,
-                reason=held.reason,
-                excerpt=excerpt,
-                release=action_address(config, topic.slug, RELEASE, held.id),
-                refuse=action_address(config, topic.slug, REFUSE, held.id),
-            ),
+            subject=subject,
+            body=body,
             list_domain=config.list_domain,
             now=now,
         )
-        # One notice per held post, however many arrive from the same sender today.
-        enqueue_notice(session, to=owner, kind=f"held {held.id}", message=message, now=now)
+        enqueue_notice(session, to=owner, kind=kind, message=message, now=now)
     return len(owners)
