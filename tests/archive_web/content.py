@@ -7,11 +7,11 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Attachment, Blob, Member, Post, Tag, Thread, Topic
+from models import Attachment, Blob, Member, Post, Thread, Topic
 from models.registry import organization_for
+from tests.mailgate.outbound.builders import new_thread
 
 _message_numbers = itertools.count(1)
 
@@ -40,20 +40,7 @@ def member(session: Session, email: str, name: str | None, at: datetime) -> Memb
 def thread(
     session: Session, where: Topic, subject: str, at: datetime, tags: Sequence[str] = ()
 ) -> Thread:
-    row = Thread(
-        topic_id=where.id,
-        subject=subject,
-        subject_key=subject.lower(),
-        created_at=at,
-        last_post_at=at,
-        post_count=0,
-    )
-    for name in tags:
-        tag = session.scalar(select(Tag).where(Tag.name == name)) or Tag(name=name)
-        row.tags.append(tag)
-    session.add(row)
-    session.flush()
-    return row
+    return new_thread(session, where, subject, at, tags=tags)
 
 
 def post(

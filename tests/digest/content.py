@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from digest.runner import DigestConfig
 from digest.schedule import DigestSchedule
-from models import Member, Mode, Post, Tag, Thread, Topic
-from tests.mailgate.outbound.builders import DOMAIN, LC, add_member, add_topic
+from models import Member, Mode, Post, Thread, Topic
+from tests.mailgate.outbound.builders import DOMAIN, LC, add_member, add_topic, new_thread
 
 __all__ = ["DOMAIN", "LC", "add_member", "add_topic"]
 
@@ -35,19 +35,7 @@ def start_thread(
     *,
     tags: tuple[str, ...] = (),
 ) -> Post:
-    thread = Thread(
-        topic_id=topic.id,
-        subject=subject,
-        subject_key=subject.lower(),
-        created_at=at,
-        last_post_at=at,
-        post_count=0,
-    )
-    for name in tags:
-        tag = session.scalar(select(Tag).where(Tag.name == name)) or Tag(name=name)
-        thread.tags.append(tag)
-    session.add(thread)
-    session.flush()
+    thread = new_thread(session, topic, subject, at, tags=tags)
     return _post(session, thread, author, text, at, parent=None)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailgate.outbound import ListContext
@@ -19,6 +21,7 @@ from models import (
     OutboxKind,
     Post,
     Subscription,
+    Tag,
     Thread,
     Topic,
 )
@@ -63,6 +66,31 @@ def add_member(
     return member
 
 
+def new_thread(
+    session: Session,
+    topic: Topic,
+    subject: str,
+    at: datetime,
+    *,
+    tags: Sequence[str] = (),
+    post_count: int = 0,
+) -> Thread:
+    """A thread started at `at`, with these tags (each made when first used)."""
+    thread = Thread(
+        topic_id=topic.id,
+        subject=subject,
+        subject_key=subject.lower(),
+        created_at=at,
+        last_post_at=at,
+        post_count=post_count,
+    )
+    for name in tags:
+        thread.tags.append(session.scalar(select(Tag).where(Tag.name == name)) or Tag(name=name))
+    session.add(thread)
+    session.flush()
+    return thread
+
+
 def add_post(
     session: Session,
     topic: Topic,
@@ -73,16 +101,7 @@ def add_post(
     attachments: tuple[tuple[str, str, bytes], ...] = (),
 ) -> Post:
     subject = "Laktosfri mjölk i förskolan"
-    thread = Thread(
-        topic_id=topic.id,
-        subject=subject,
-        subject_key=subject.lower(),
-        created_at=now,
-        last_post_at=now,
-        post_count=1,
-    )
-    session.add(thread)
-    session.flush()
+    thread = new_thread(session, topic, subject, now, post_count=1)
     post = Post(
         topic_id=topic.id,
         thread_id=thread.id,
