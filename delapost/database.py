@@ -37,6 +37,8 @@ def open_database(settings: Settings, *, checkpoint_on_commit: bool = True) -> E
 async def checkpoint_regularly(engine: Engine, stop: asyncio.Event, every: float = 1.0) -> None:
     """Until `stop`: SQLite's checkpoints on a thread of their own, for an engine made with
     `checkpoint_on_commit=False`, so that no sender waits for one before hearing 250."""
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL checkpoints by itself
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

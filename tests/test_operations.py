@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 import httpx
@@ -18,7 +15,7 @@ from delapost.cli import main as delapost_main
 from delapost.serve import Forum
 from delapost.settings import Settings
 from tests.support.database import postgres_server_url
-from tests.support.forum import running_forum, set_up_forum
+from tests.support.forum import running_forum, send_post, set_up_forum
 
 
 @pytest.fixture
@@ -26,20 +23,6 @@ def forum(tmp_path: Path, database_url: str) -> Iterator[tuple[Forum, Settings, 
     config = set_up_forum(tmp_path, database_url=database_url, sender_auth="none")
     with running_forum(config) as (running, settings):
         yield running, settings, config
-
-
-def post(forum: Forum, sender: str, message_id: str) -> tuple[int, bytes]:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "maltider@forum.localhost"
-    message["Subject"] = "Frukost i förskolan"
-    message["Message-ID"] = f"<{message_id}>"
-    message.set_content("Serverar ni frukost till alla barn?")
-    with smtplib.SMTP(*forum.smtp_address, timeout=30) as smtp:
-        smtp.ehlo("mx.example.se")
-        smtp.mail(sender)
-        smtp.rcpt("maltider@forum.localhost")
-        return smtp.data(message.as_bytes(policy=SMTP))
 
 
 def metric(body: str, name: str, **labels: str) -> float:
@@ -59,8 +42,8 @@ def test_metrics_move_when_mail_is_accepted_and_refused(
         before = web.get("/metrics")
         assert before.status_code == 200
         assert before.headers["content-type"].startswith("text/plain")
-        assert post(running, "anna.andersson@molndal.se", "ok-1@molndal.se")[0] == 250
-        assert post(running, "saljare@leverantor.se", "nej-1@leverantor.se")[0] == 550
+        assert send_post(running, "anna.andersson@molndal.se", "ok-1@molndal.se")[0] == 250
+        assert send_post(running, "saljare@leverantor.se", "nej-1@leverantor.se")[0] == 550
         web.get("/maltider/")
         after = web.get("/metrics").text
     accepted = {"verdict": "accept", "status": "250 2.0.0"}
@@ -79,8 +62,8 @@ def test_why_tells_the_trail_of_an_accepted_and_a_refused_mail(
     forum: tuple[Forum, Settings, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     running, _, config = forum
-    post(running, "anna.andersson@molndal.se", "ok-2@molndal.se")
-    post(running, "saljare@leverantor.se", "nej-2@leverantor.se")
+    send_post(running, "anna.andersson@molndal.se", "ok-2@molndal.se")
+    send_post(running, "saljare@leverantor.se", "nej-2@leverantor.se")
     capsys.readouterr()
     assert delapost_main(["--config", str(config), "why", "<ok-2@molndal.se>"]) == 0
     accepted = capsys.readouterr().out

@@ -6,10 +6,7 @@ import logging
 import multiprocessing
 import os
 import signal
-import smtplib
 import time
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 import pytest
@@ -17,23 +14,13 @@ import pytest
 from delapost.serve import Forum
 from delapost.settings import Settings
 from mailgate.outbound.transport import read_eml
-from tests.support.forum import ANNA, running_forum, set_up_forum
+from tests.support.forum import ANNA, running_forum, send_post, set_up_forum
 
 ERIK = ("erik.nilsson@goteborg.se", "Erik Nilsson", "each")
 
 
 def post(forum: Forum, message_id: str) -> None:
-    message = EmailMessage()
-    message["From"] = "Anna Andersson <anna.andersson@molndal.se>"
-    message["To"] = "maltider@forum.localhost"
-    message["Subject"] = "Frukost i förskolan"
-    message["Message-ID"] = f"<{message_id}>"
-    message.set_content("Serverar ni frukost till alla barn?")
-    with smtplib.SMTP(*forum.smtp_address, timeout=30) as smtp:
-        smtp.ehlo("mx.molndal.se")
-        smtp.mail("anna.andersson@molndal.se")
-        smtp.rcpt("maltider@forum.localhost")
-        code, _ = smtp.data(message.as_bytes(policy=SMTP))
+    code, _ = send_post(forum, "anna.andersson@molndal.se", message_id)
     assert code == 250
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import smtplib
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 from delapost.cli import main as delapost_main
@@ -131,3 +134,18 @@ def set_up_forum(
     for address, name, mode in members:
         cli(config, "member", "add", address, "--name", name, "--topic", "maltider", "--mode", mode)
     return config
+
+
+def send_post(forum: Forum, sender: str, message_id: str) -> tuple[int, bytes]:
+    """One post to maltider@forum.localhost over SMTP; the server's answer to DATA."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "maltider@forum.localhost"
+    message["Subject"] = "Frukost i förskolan"
+    message["Message-ID"] = f"<{message_id}>"
+    message.set_content("Serverar ni frukost till alla barn?")
+    with smtplib.SMTP(*forum.smtp_address, timeout=30) as smtp:
+        smtp.ehlo("mx.example.se")
+        smtp.mail(sender)
+        smtp.rcpt("maltider@forum.localhost")
+        return smtp.data(message.as_bytes(policy=SMTP))
