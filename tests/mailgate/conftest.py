@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import registry
 from models.db import make_engine, make_sessionmaker, unit_of_work, upgrade
-from tests.support.database import postgres_server_url
+from tests.support.database import fresh_database, postgres_server_url
 
 SIGNING_DOMAINS = ("molndal.se", "goteborg.se", "vaxjo.se", "orebro.se", "leverantor.se")
 
@@ -88,19 +88,9 @@ def ready_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server = postgres_server_url()
-    assert server is not None
     template = request.getfixturevalue("postgres_template")
-    name = f"delapost_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("postgresql", tmp_path, template=template) as url:
+        yield url
 
 
 @pytest.fixture

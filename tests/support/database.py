@@ -20,8 +20,9 @@ def postgres_server_url() -> str | None:
 
 
 @contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """The URL of an empty database of `kind` ("sqlite" or "postgresql"), dropped afterwards."""
+def fresh_database(kind: str, folder: Path, *, template: str | None = None) -> Iterator[str]:
+    """The URL of an empty database of `kind` ("sqlite" or "postgresql"), dropped afterwards;
+    on PostgreSQL a copy of the database `template` when one is named."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'delapost.db'}"
         return
@@ -31,7 +32,8 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
